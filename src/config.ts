@@ -19,6 +19,10 @@ export interface Config {
   /** How often the generator rolls every active Schedule forward. */
   readonly generatorIntervalSeconds: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Booking operations ($hold, $book, $reschedule) one client may run per minute (token bucket refill rate). */
+  readonly rateLimitBookingsPerMinute: number;
+  /** How many booking operations a client may run in a burst before the per-minute rate applies. */
+  readonly rateLimitBookingsBurst: number;
 }
 
 export class ConfigError extends Error {
@@ -76,6 +80,13 @@ export function loadConfig(env: Env): Config {
   if (authMode === 'jwt' && jwtJwks === undefined && jwtSecret === undefined) {
     throw new ConfigError('AUTH_MODE=jwt needs JWT_JWKS (a JWKS file path or URL) or JWT_SECRET (HS256)');
   }
+  const jwtIssuer = optional(env, 'JWT_ISSUER');
+  const jwtAudience = optional(env, 'JWT_AUDIENCE');
+  // SPEC §6: `iss` and `aud` are verified; without them a token minted for another service would pass.
+  if (authMode === 'jwt' && (jwtIssuer === undefined || jwtAudience === undefined)) {
+    throw new ConfigError('AUTH_MODE=jwt needs JWT_ISSUER and JWT_AUDIENCE (the token iss and aud Kairos accepts)');
+  }
+  const rateLimitBookingsPerMinute = integer(env, 'RATE_LIMIT_BOOKINGS_PER_MINUTE', 60, 1, 1_000_000);
   return Object.freeze({
     port,
     host,
@@ -83,13 +94,15 @@ export function loadConfig(env: Env): Config {
     dataDir: optional(env, 'DATA_DIR') ?? './data',
     mongodbUri,
     authMode,
-    jwtIssuer: optional(env, 'JWT_ISSUER'),
-    jwtAudience: optional(env, 'JWT_AUDIENCE'),
+    jwtIssuer,
+    jwtAudience,
     jwtJwks,
     jwtSecret,
     holdTtlSeconds: integer(env, 'HOLD_TTL_SECONDS', 300, 1, 86400),
     slotHorizonDays: integer(env, 'SLOT_HORIZON_DAYS', 90, 1, 3660),
     generatorIntervalSeconds: integer(env, 'GENERATOR_INTERVAL_SECONDS', 3600, 1, 604800),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    rateLimitBookingsPerMinute,
+    rateLimitBookingsBurst: integer(env, 'RATE_LIMIT_BOOKINGS_BURST', Math.min(rateLimitBookingsPerMinute, 1_000_000), 1, 1_000_000),
   });
 }

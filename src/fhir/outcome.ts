@@ -17,6 +17,7 @@ export type IssueCode =
   | 'not-found'
   | 'deleted'
   | 'too-long'
+  | 'too-costly'
   | 'business-rule'
   | 'conflict'
   | 'throttled'

@@ -1,0 +1,53 @@
+import type { Bundle, BundleEntry, BundleLink, Resource } from 'fhir/r4';
+
+/** R4 bundle.html: one search/history page link. */
+export function bundleLink(relation: 'self' | 'first' | 'previous' | 'next' | 'last', url: string): BundleLink {
+  return { relation, url };
+}
+
+/** Builds a query string from ordered pairs, encoding each part (paging links are followed with GET). */
+export function toQueryString(params: ReadonlyArray<readonly [string, string]>): string {
+  return params.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+}
+
+export function pageUrl(base: string, params: ReadonlyArray<readonly [string, string]>): string {
+  const query = toQueryString(params);
+  return query === '' ? base : `${base}?${query}`;
+}
+
+/**
+ * Paging links for an offset-paged result (R4 http.html#paging: no `previous` on the first page,
+ * no `next` on the last). `params` are the applied parameters without paging ones.
+ */
+export function pagingLinks(
+  url: string,
+  params: ReadonlyArray<readonly [string, string]>,
+  offset: number,
+  count: number,
+  pageSize: number,
+  total: number | undefined,
+): BundleLink[] {
+  const withPage = (o: number): Array<readonly [string, string]> => [
+    ...params,
+    ['_count', String(count)],
+    ...(o > 0 ? [['_offset', String(o)] as const] : []),
+  ];
+  const links: BundleLink[] = [bundleLink('self', pageUrl(url, withPage(offset)))];
+  if (count === 0) return links;
+  links.push(bundleLink('first', pageUrl(url, withPage(0))));
+  if (offset > 0) links.push(bundleLink('previous', pageUrl(url, withPage(Math.max(0, offset - count)))));
+  const hasNext = total !== undefined ? offset + pageSize < total : pageSize >= count;
+  if (hasNext) links.push(bundleLink('next', pageUrl(url, withPage(offset + count))));
+  if (total !== undefined && total > 0) {
+    links.push(bundleLink('last', pageUrl(url, withPage(Math.floor((total - 1) / count) * count))));
+  }
+  return links;
+}
+
+export function resourceUrl(base: string, resource: Resource): string {
+  return `${base}/${resource.resourceType}/${resource.id ?? ''}`;
+}
+
+export function bundle(type: Bundle['type'], entry: BundleEntry[], extra: Partial<Bundle> = {}): Bundle {
+  return { resourceType: 'Bundle', type, ...extra, ...(entry.length > 0 ? { entry } : {}) };
+}

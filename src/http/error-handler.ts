@@ -1,0 +1,36 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { badRequest, internalError, isFhirError, tooLarge } from '../fhir/outcome';
+import type { FhirError } from '../fhir/outcome';
+import { sendOutcome } from './respond';
+
+/** Errors raised by express' own body parser carry a `type` and an HTTP `status`. */
+function bodyParserError(e: unknown): FhirError | undefined {
+  if (typeof e !== 'object' || e === null || !('type' in e)) return undefined;
+  const type = (e as { type: unknown }).type;
+  if (type === 'entity.too.large') return tooLarge('The request body is larger than the 1 MB limit');
+  if (type === 'request.aborted' || type === 'request.size.invalid' || type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return badRequest('The request body could not be read', undefined, 'structure');
+  }
+  return undefined;
+}
+
+/**
+ * Maps any error to an OperationOutcome response (STYLE habit 3): a FhirError carries its status;
+ * anything else is a 500 `exception` that is logged with the request id and reveals nothing.
+ */
+export function toFhirError(e: unknown, requestId: string, logger: Logger): FhirError {
+  if (isFhirError(e)) return e;
+  const parsed = bodyParserError(e);
+  if (parsed !== undefined) return parsed;
+  logger.error({ err: e, requestId }, 'unexpected error');
+  return internalError(requestId);
+}
+
+export function errorHandler(logger: Logger) {
+  return (e: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    const requestId = typeof res.locals['requestId'] === 'string' ? res.locals['requestId'] : 'unknown';
+    const error = toFhirError(e, requestId, logger);
+    sendOutcome(res, error.status, error.outcome, error.headers, requestId);
+  };
+}

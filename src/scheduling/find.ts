@@ -1,0 +1,299 @@
+import type { Appointment, AppointmentParticipant, CodeableConcept, HealthcareService, Location, Schedule, Slot } from 'fhir/r4';
+import { badRequest } from '../fhir/outcome';
+import type { ResourceType, StoredFhirResource } from '../fhir/resource-types';
+import { isResourceType } from '../fhir/resource-types';
+import { referenceKey } from '../fhir/search-index';
+import { parseSearchRequest } from '../fhir/search-request';
+import { resolveChains, toStoreQuery } from '../store/query';
+import { slotsOverlapping } from '../store/scheduling-queries';
+import type { Store } from '../store/store';
+import { parseBookingPolicy, parseRequiredLocationType, parseServiceDuration } from './availability';
+import type { BookingPolicy } from './availability';
+import { isActiveStatus } from './lifecycle';
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+/** SPEC §4.6: a $find window spans at most 31 days. */
+export const MAX_FIND_SPAN_MS = 31 * DAY;
+
+export interface FindRequest {
+  start: number;
+  end: number;
+  practitioners: readonly string[];
+  locations: readonly string[];
+  schedules: readonly string[];
+  /** Tokens (`system|code` or `code`). */
+  specialties: readonly string[];
+  visitTypes: readonly string[];
+  service?: string;
+  durationMinutes?: number;
+  /** Token for Location.type. */
+  locationType?: string;
+  patient?: string;
+  count: number;
+  offset: number;
+}
+
+export interface Proposal {
+  start: number;
+  end: number;
+  slots: Array<StoredFhirResource & Slot>;
+  actors: string[];
+  schedule: Schedule;
+  service?: HealthcareService;
+}
+
+export interface FindResult {
+  total: number;
+  proposals: Proposal[];
+}
+
+type ScheduleR = StoredFhirResource & Schedule;
+type SlotR = StoredFhirResource & Slot;
+
+function refKey(reference: string | undefined): string | undefined {
+  return reference === undefined ? undefined : referenceKey(reference);
+}
+
+function typeOf(key: string): string {
+  return key.slice(0, key.indexOf('/'));
+}
+
+function tokenMatches(concepts: readonly CodeableConcept[] | undefined, token: string): boolean {
+  const bar = token.indexOf('|');
+  const system = bar < 0 ? undefined : token.slice(0, bar);
+  const code = bar < 0 ? token : token.slice(bar + 1);
+  return (concepts ?? []).some((c) =>
+    (c.coding ?? []).some((cd) => cd.code === code && (system === undefined || (system === '' ? cd.system === undefined : cd.system === system))),
+  );
+}
+
+/** SPEC §4.3: a Schedule offers a service when a serviceType coding equals one of the service's type codings. */
+function offersService(schedule: Schedule, service: HealthcareService): boolean {
+  const wanted = (service.type ?? []).flatMap((c) => c.coding ?? []);
+  return (schedule.serviceType ?? []).some((c) =>
+    (c.coding ?? []).some((cd) => wanted.some((w) => w.system === cd.system && w.code === cd.code)),
+  );
+}
+
+/** Reads resources through a FHIR search (parsed and translated like any client search). */
+async function search<T extends StoredFhirResource>(store: Store, type: ResourceType, params: Array<readonly [string, string]>, now: number): Promise<T[]> {
+  const parsed = parseSearchRequest(type, params, { strict: true });
+  const request = await resolveChains({ ...parsed, count: 100_000, total: 'none' }, async (t, q) => (await store.find(t, q)).documents.map((d) => d._id), now);
+  const { documents } = await store.find(type, toStoreQuery(request, now));
+  return documents.flatMap((d) => (d.resource === null ? [] : [d.resource as T]));
+}
+
+/** Whether an actor can be booked (SPEC §4.6: inactive actors offer nothing). */
+async function actorIsActive(store: Store, key: string, cache: Map<string, boolean>): Promise<boolean> {
+  const cached = cache.get(key);
+  if (cached !== undefined) return cached;
+  const type = typeOf(key);
+  let active = true;
+  if (isResourceType(type)) {
+    const doc = await store.read(type, key.slice(type.length + 1));
+    const r = doc?.resource ?? undefined;
+    if (r === undefined) active = false;
+    else if (r.resourceType === 'Location') active = (r as Location).status !== 'inactive' && (r as Location).status !== 'suspended';
+    else if ('active' in r && r.active === false) active = false;
+  }
+  cache.set(key, active);
+  return active;
+}
+
+/** Runs of contiguous free slots, as proposals of `duration` starting at every slot boundary. */
+function proposalsOf(slots: readonly SlotR[], durationMs: number | undefined, lo: number, hi: number): Array<{ start: number; end: number; slots: SlotR[] }> {
+  const out: Array<{ start: number; end: number; slots: SlotR[] }> = [];
+  const times = slots.map((s) => ({ start: Date.parse(s.start), end: Date.parse(s.end) }));
+  for (let i = 0; i < slots.length; i++) {
+    const first = times[i];
+    if (first === undefined || first.start < lo) continue;
+    const need = durationMs ?? first.end - first.start;
+    const end = first.start + need;
+    if (end > hi) continue;
+    const used: SlotR[] = [];
+    let covered = first.start;
+    for (let j = i; j < slots.length && covered < end; j++) {
+      const t = times[j];
+      const slot = slots[j];
+      if (t === undefined || slot === undefined || t.start !== covered) break;
+      used.push(slot);
+      covered = t.end;
+    }
+    if (covered >= end) out.push({ start: first.start, end, slots: used });
+  }
+  return out;
+}
+
+/** Free slots of one schedule covering `[start, end)` contiguously, or undefined. */
+function coverFrom(slots: readonly SlotR[], byStart: ReadonlyMap<number, number>, start: number, end: number): SlotR[] | undefined {
+  // A room slot may start before the proposal; look for the slot containing `start`.
+  let index = byStart.get(start);
+  if (index === undefined) {
+    index = slots.findIndex((s) => Date.parse(s.start) <= start && Date.parse(s.end) > start);
+    if (index < 0) return undefined;
+  }
+  const used: SlotR[] = [];
+  let covered = Date.parse(slots[index]?.start ?? '');
+  for (let j = index; j < slots.length && covered < end; j++) {
+    const slot = slots[j];
+    if (slot === undefined) break;
+    if (Date.parse(slot.start) !== covered) return undefined;
+    used.push(slot);
+    covered = Date.parse(slot.end);
+  }
+  return covered >= end ? used : undefined;
+}
+
+interface RoomCandidate {
+  location: string;
+  schedule: ScheduleR;
+  slots: SlotR[];
+  byStart: Map<number, number>;
+}
+
+/**
+ * Appointment/$find (SPEC §4.6): proposes times from free Slots, earliest first, honouring the
+ * service's duration and room need, inactive schedules and actors, the patient's own bookings and
+ * the booking policy. Reads only.
+ */
+export async function findAppointments(store: Store, request: FindRequest, now: number): Promise<FindResult> {
+  if (!(request.start < request.end)) throw badRequest('$find needs start before end', ['Parameters.parameter'], 'value');
+  if (request.end - request.start > MAX_FIND_SPAN_MS) throw badRequest('$find spans at most 31 days', ['Parameters.parameter'], 'too-costly');
+  let service: (StoredFhirResource & HealthcareService) | undefined;
+  if (request.service !== undefined) {
+    const key = refKey(request.service);
+    if (key === undefined || typeOf(key) !== 'HealthcareService') throw badRequest('service must reference a HealthcareService', undefined, 'value');
+    const doc = await store.read('HealthcareService', key.slice('HealthcareService/'.length));
+    if (doc?.resource === undefined || doc.resource === null) throw badRequest(`${key} is not known`, undefined, 'value');
+    service = doc.resource as StoredFhirResource & HealthcareService;
+    if (service.active === false) return { total: 0, proposals: [] };
+  }
+  const durationMinutes = request.durationMinutes ?? (service === undefined ? undefined : parseServiceDuration(service));
+  const durationMs = durationMinutes === undefined ? undefined : durationMinutes * MINUTE;
+  const roomType = request.locationType ?? (() => {
+    const c = service === undefined ? undefined : parseRequiredLocationType(service);
+    const coding = c?.coding?.[0];
+    return coding?.code === undefined ? undefined : coding.system === undefined ? coding.code : `${coding.system}|${coding.code}`;
+  })();
+
+  // Primary schedules: those matching the filters, active, offering the service.
+  const params: Array<readonly [string, string]> = [];
+  if (request.schedules.length > 0) params.push(['_id', request.schedules.map((s) => refKey(s)?.replace(/^Schedule\//, '') ?? s).join(',')]);
+  const actorFilter = [...request.practitioners, ...request.locations].map((r) => refKey(r) ?? r);
+  if (actorFilter.length > 0) params.push(['actor', actorFilter.join(',')]);
+  if (request.specialties.length > 0) params.push(['specialty', request.specialties.join(',')]);
+  if (request.visitTypes.length > 0) params.push(['service-type', request.visitTypes.join(',')]);
+  params.push(['active:not', 'false']);
+  let schedules = await search<ScheduleR>(store, 'Schedule', params, now);
+  if (service !== undefined) schedules = schedules.filter((s) => offersService(s, service));
+
+  const activeCache = new Map<string, boolean>();
+  const policyWindow = (policy: BookingPolicy | undefined): { lo: number; hi: number } => ({
+    lo: Math.max(request.start, now + (policy?.minNoticeMinutes ?? 0) * MINUTE),
+    hi: Math.min(request.end, policy?.bookingWindowDays === undefined ? request.end : now + policy.bookingWindowDays * DAY),
+  });
+  const servicePolicy = service === undefined ? undefined : parseBookingPolicy(service);
+
+  // Rooms of the required type, with their free slots (loaded lazily, once).
+  let rooms: RoomCandidate[] | undefined;
+  const loadRooms = async (type: string): Promise<RoomCandidate[]> => {
+    const locations = await search<StoredFhirResource & Location>(store, 'Location', [['type', type]], now);
+    const out: RoomCandidate[] = [];
+    for (const location of locations) {
+      const key = `Location/${location.id}`;
+      if (!(await actorIsActive(store, key, activeCache))) continue;
+      const roomSchedules = await search<ScheduleR>(store, 'Schedule', [['actor', key], ['active:not', 'false']], now);
+      for (const schedule of roomSchedules) {
+        const { documents } = await store.find('Slot', slotsOverlapping([`Schedule/${schedule.id}`], request.start, request.end, ['free']));
+        const slots = documents.flatMap((d) => (d.resource === null ? [] : [d.resource as SlotR]));
+        const byStart = new Map<number, number>();
+        slots.forEach((s, i) => byStart.set(Date.parse(s.start), i));
+        out.push({ location: key, schedule, slots, byStart });
+      }
+    }
+    return out;
+  };
+
+  // Times the patient is already booked (SPEC §4.6 patient-reference).
+  const patientBusy: Array<{ start: number; end: number }> = [];
+  if (request.patient !== undefined) {
+    const key = refKey(request.patient) ?? request.patient;
+    const booked = await search<StoredFhirResource & Appointment>(
+      store,
+      'Appointment',
+      [
+        ['patient', key],
+        ['date', `lt${new Date(request.end).toISOString()}`],
+        ['end', `gt${new Date(request.start).toISOString()}`],
+      ],
+      now,
+    );
+    for (const a of booked) {
+      if (isActiveStatus(a.status) && a.start !== undefined && a.end !== undefined) patientBusy.push({ start: Date.parse(a.start), end: Date.parse(a.end) });
+    }
+  }
+
+  const proposals: Proposal[] = [];
+  for (const schedule of schedules) {
+    const actors = schedule.actor.map((a) => refKey(a.reference)).filter((k): k is string => k !== undefined);
+    let allActive = true;
+    for (const actor of actors) if (!(await actorIsActive(store, actor, activeCache))) allActive = false;
+    if (!allActive) continue;
+    const window = policyWindow(parseBookingPolicy(schedule) ?? servicePolicy);
+    if (!(window.lo < window.hi)) continue;
+    const { documents } = await store.find('Slot', slotsOverlapping([`Schedule/${schedule.id}`], window.lo, window.hi, ['free']));
+    const slots = documents.flatMap((d) => (d.resource === null ? [] : [d.resource as SlotR]));
+    // A joint schedule whose own Location has the right type needs no extra room.
+    let needsRoom = roomType !== undefined;
+    if (roomType !== undefined) {
+      for (const actor of actors) {
+        if (typeOf(actor) !== 'Location') continue;
+        const doc = await store.read('Location', actor.slice('Location/'.length));
+        const location = doc?.resource as Location | null | undefined;
+        if (location !== null && location !== undefined && tokenMatches(location.type, roomType)) needsRoom = false;
+      }
+    }
+    if (needsRoom && roomType !== undefined) rooms ??= await loadRooms(roomType);
+    for (const p of proposalsOf(slots, durationMs, window.lo, window.hi)) {
+      if (patientBusy.some((b) => b.start < p.end && b.end > p.start)) continue;
+      const proposal: Proposal = { start: p.start, end: p.end, slots: p.slots, actors: [...actors], schedule, service };
+      if (needsRoom) {
+        let found = false;
+        for (const room of rooms ?? []) {
+          if (actors.includes(room.location)) continue;
+          const cover = coverFrom(room.slots, room.byStart, p.start, p.end);
+          if (cover === undefined) continue;
+          proposal.slots = [...p.slots, ...cover];
+          proposal.actors.push(room.location);
+          found = true;
+          break;
+        }
+        if (!found) continue;
+      }
+      proposals.push(proposal);
+    }
+  }
+  proposals.sort((a, b) => a.start - b.start || (a.schedule.id ?? '').localeCompare(b.schedule.id ?? ''));
+  return { total: proposals.length, proposals: proposals.slice(request.offset, request.offset + request.count) };
+}
+
+/** The proposed Appointment for one proposal (SPEC §4.6 $find output). */
+export function proposedAppointment(p: Proposal, patient: string | undefined): Appointment {
+  const participant: AppointmentParticipant[] = p.actors.map((a) => ({ actor: { reference: a }, required: 'required', status: 'needs-action' }));
+  if (patient !== undefined) participant.push({ actor: { reference: refKey(patient) ?? patient }, required: 'required', status: 'needs-action' });
+  const appointment: Appointment = {
+    resourceType: 'Appointment',
+    status: 'proposed',
+    start: p.slots[0]?.start === undefined || Date.parse(p.slots[0].start) !== p.start ? new Date(p.start).toISOString() : p.slots[0].start,
+    end: new Date(p.end).toISOString(),
+    minutesDuration: Math.round((p.end - p.start) / MINUTE),
+    slot: p.slots.map((s) => ({ reference: `Slot/${s.id}` })),
+    participant,
+  };
+  const serviceType = p.service?.type ?? p.schedule.serviceType;
+  if (serviceType !== undefined && serviceType.length > 0) appointment.serviceType = serviceType;
+  const specialty = p.service?.specialty ?? p.schedule.specialty;
+  if (specialty !== undefined && specialty.length > 0) appointment.specialty = specialty;
+  return appointment;
+}

@@ -1,0 +1,511 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Query } from 'mingo';
+import { conflict } from '../../fhir/outcome';
+import { RESOURCE_TYPES } from '../../fhir/resource-types';
+import type { ResourceType } from '../../fhir/resource-types';
+import type {
+  HistoryEntry,
+  HistoryQuery,
+  HistoryResult,
+  ResourceDocument,
+  ResourceWrite,
+  SearchIndex,
+  SortKeys,
+  Store,
+  StoreFindResult,
+  StoreQuery,
+  StoreReader,
+  TransactionPlan,
+} from '../store';
+import { appendPosition, freezeSearchIndex, freezeSortKeys, historyPositions, StringPool, toResourceDocument } from './entry';
+import type { Entry, WriteRecord } from './entry';
+import { HistoryLog } from './history-log';
+import { INDEXED_PARAMETERS, TypeIndexes } from './indexes';
+import { encodeRecord, JournalWriter, listSegments, packLocation, scanSegment, segmentFileName, unpackLocation } from './journal';
+import { DataDirectoryLock } from './lock-file';
+import { Mutex } from './mutex';
+import { planQuery } from './query-planner';
+import { listSnapshots, loadSnapshot, removeTemporaryFiles, snapshotFileName, writeSnapshot } from './snapshot';
+import type { SnapshotCapture } from './snapshot';
+import { effectiveSort, sortPage } from './sort';
+import { decodeWriteLine, encodeWriteLine } from './write-codec';
+
+/**
+ * The embedded store (SPEC §2): no server, one process, everything under `dataDir`.
+ *
+ * Durability. Every commit is one framed record in the journal (journal.ts), appended inside the
+ * write lock and acknowledged only after an fdatasync covering it (group commit: commits waiting at
+ * the same time share one fdatasync, awaited outside the lock). Recovery loads the newest snapshot
+ * and replays the journal segments after it; a torn tail record is cut off, so a commit is all or
+ * nothing across a crash.
+ *
+ * Snapshots. When the current segment passes `snapshotEveryBytes`, and on close, the journal moves
+ * to a new segment and the documents as of that moment are written in the background to
+ * `snapshot-<segment>.jsonl` (snapshot.ts). Entries are immutable, so the captured list stays
+ * consistent while writes go on.
+ *
+ * History. Journal segments are never deleted: each version's write line stays where it was
+ * appended, and the in-memory HistoryLog holds only its location (segment, offset, length), read
+ * back with fs.readSync for vread/history. Old versions therefore cost disk, not heap, and there is
+ * no second file to keep consistent with the journal: the history index is rebuilt by replay or
+ * loaded from the snapshot, which points only into segments fsynced before it was taken.
+ *
+ * Isolation. All writes (commit and transaction) run one at a time under a single async mutex;
+ * `lockKeys` are not needed for that and are ignored. Applying a commit in memory takes
+ * microseconds and the fsync wait happens outside the lock, so one lock costs little throughput
+ * and makes every transaction serialisable. Reads outside a transaction see the applied state,
+ * which may include a commit whose fsync is still in flight (it is then acknowledged moments
+ * later, or, if the process dies first, lost together with its unacknowledged caller).
+ *
+ * Failure. If appending or fsyncing fails, memory may be ahead of the disk: the store stops
+ * (every later call rejects) and a restart recovers from the journal.
+ */
+
+export interface EmbeddedStoreOptions {
+  dataDir: string;
+  /** Start a new journal segment and write a snapshot when the current segment exceeds this (default 64 MiB). */
+  snapshotEveryBytes?: number;
+  /** Errors of background snapshots (the journal still has every commit; the next snapshot retries). */
+  onBackgroundError?: (error: unknown) => void;
+}
+
+export interface EmbeddedStore extends Store {
+  readonly kind: 'embedded';
+  /** Writes a snapshot now (tests, tooling); resolves when it is durable. */
+  snapshot(): Promise<void>;
+}
+
+const DEFAULT_SNAPSHOT_EVERY_BYTES = 64 * 1024 * 1024;
+const EMPTY_INDEX: SearchIndex = Object.freeze({});
+const EMPTY_SORT_KEYS: SortKeys = Object.freeze({});
+
+class TypeState {
+  readonly entries = new Map<string, Entry>();
+  readonly indexes: TypeIndexes;
+  readonly history = new HistoryLog();
+
+  constructor(readonly type: ResourceType) {
+    this.indexes = new TypeIndexes(INDEXED_PARAMETERS[type]);
+  }
+}
+
+/** Everything recovered into memory: documents, indexes and history locations per type. */
+class StoreState {
+  readonly pool = new StringPool();
+  readonly types = new Map<ResourceType, TypeState>(RESOURCE_TYPES.map((t) => [t, new TypeState(t)]));
+
+  of(type: ResourceType): TypeState {
+    const state = this.types.get(type);
+    if (state === undefined) throw new Error(`embedded store: unknown resource type ${type}`);
+    return state;
+  }
+
+  /** Makes `record` the current version; `location`/`length` is where its write line is in the journal. */
+  apply(record: WriteRecord, location: number, length: number): void {
+    const state = this.of(record.resourceType);
+    const previous = state.entries.get(record.id);
+    const id = previous?._id ?? record.id;
+    const position = state.history.push(id, record.versionId, record.lastUpdated, location, length);
+    if (previous !== undefined && !previous.deleted) state.indexes.remove(previous);
+    const deleted = record.json === null;
+    const entry: Entry = {
+      _id: id,
+      versionId: record.versionId,
+      lastUpdated: record.lastUpdated,
+      deleted,
+      s: deleted ? EMPTY_INDEX : freezeSearchIndex(record.s, this.pool),
+      o: deleted ? EMPTY_SORT_KEYS : freezeSortKeys(record.o, this.pool),
+      json: record.json,
+      h: appendPosition(previous?.h, position),
+    };
+    state.entries.set(id, entry);
+    if (!deleted) state.indexes.add(entry);
+  }
+}
+
+/** Does a filter address the resource itself (not only `_id`, `s.*`, `o.*`)? Then mingo needs it parsed. */
+function mentionsResource(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(mentionsResource);
+  if (typeof value !== 'object' || value === null) return false;
+  return Object.entries(value).some(([key, v]) => key === 'resource' || key.startsWith('resource.') || mentionsResource(v));
+}
+
+function mingoView(entry: Entry, withResource: boolean): Record<string, unknown> {
+  if (!withResource) return entry;
+  const { _id, versionId, lastUpdated, deleted, resource, s, o } = toResourceDocument(entry);
+  return { _id, versionId, lastUpdated, deleted, resource, s, o };
+}
+
+function toRecord(write: ResourceWrite): WriteRecord {
+  return {
+    resourceType: write.resourceType,
+    id: write.id,
+    versionId: write.versionId,
+    lastUpdated: write.lastUpdated,
+    method: write.method,
+    s: write.resource === null ? {} : write.s,
+    o: write.resource === null ? {} : write.o,
+    json: write.resource === null ? null : JSON.stringify(write.resource),
+  };
+}
+
+/** Loads the newest usable snapshot and replays the journal after it. */
+function recover(dir: string): { state: StoreState; segment: number; segmentBytes: number } {
+  removeTemporaryFiles(dir);
+  const segments = listSegments(dir);
+  const attempts: Array<number | undefined> = [...listSnapshots(dir), undefined];
+  let lastError: unknown;
+  for (const snapshot of attempts) {
+    const state = new StoreState();
+    let firstSegment: number;
+    if (snapshot === undefined) {
+      firstSegment = segments[0] ?? 1;
+      if (firstSegment !== 1) {
+        throw new Error(`embedded store: no usable snapshot in ${dir} and journal segment 1 is missing`, { cause: lastError });
+      }
+    } else {
+      try {
+        firstSegment = loadSnapshotInto(state, path.join(dir, snapshotFileName(snapshot)));
+      } catch (e) {
+        lastError = e;
+        continue;
+      }
+    }
+    const toReplay = segments.filter((n) => n >= firstSegment);
+    let segment = firstSegment;
+    let segmentBytes = 0;
+    for (const [i, n] of toReplay.entries()) {
+      const file = path.join(dir, segmentFileName(n));
+      const { validBytes, fileBytes } = scanSegment(file, (lines) => {
+        for (const line of lines) state.apply(decodeWriteLine(line.bytes), packLocation(n, line.offset), line.bytes.length);
+      });
+      if (validBytes < fileBytes) {
+        if (i !== toReplay.length - 1) throw new Error(`embedded store: journal segment ${file} is corrupt at byte ${validBytes}`);
+        // A torn tail: the commit it held was never acknowledged (its fsync never completed).
+        truncate(file, validBytes);
+      }
+      segment = n;
+      segmentBytes = validBytes;
+    }
+    return { state, segment, segmentBytes };
+  }
+  throw new Error(`embedded store: could not recover ${dir}`, { cause: lastError });
+}
+
+function truncate(file: string, bytes: number): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.ftruncateSync(fd, bytes);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function loadSnapshotInto(state: StoreState, file: string): number {
+  const { segment } = loadSnapshot(file, {
+    history(type, versionIds, lastUpdated, locations, lengths) {
+      const log = state.of(type).history;
+      for (let i = 0; i < versionIds.length; i++) {
+        log.push('', versionIds[i] ?? 0, lastUpdated[i] ?? 0, locations[i] ?? 0, lengths[i] ?? 0);
+      }
+    },
+    document(d) {
+      const typeState = state.of(d.resourceType);
+      for (const p of historyPositions(d.h)) typeState.history.setId(p, d.id);
+      const entry: Entry = {
+        _id: d.id,
+        versionId: d.versionId,
+        lastUpdated: d.lastUpdated,
+        deleted: d.deleted,
+        s: d.deleted ? EMPTY_INDEX : freezeSearchIndex(d.s, state.pool),
+        o: d.deleted ? EMPTY_SORT_KEYS : freezeSortKeys(d.o, state.pool),
+        json: d.json,
+        h: d.h,
+      };
+      typeState.entries.set(d.id, entry);
+      if (!d.deleted) typeState.indexes.add(entry);
+    },
+  });
+  return segment;
+}
+
+class EmbeddedStoreImpl implements EmbeddedStore {
+  readonly kind = 'embedded' as const;
+  private readonly writeLock = new Mutex();
+  private readonly readFds = new Map<number, number>();
+  private snapshotting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private closed = false;
+  private failure: unknown;
+  private readonly reader: StoreReader;
+
+  constructor(
+    private readonly dir: string,
+    private readonly state: StoreState,
+    private readonly journal: JournalWriter,
+    private readonly lock: DataDirectoryLock,
+    private readonly snapshotEveryBytes: number,
+    private readonly onBackgroundError: (error: unknown) => void,
+  ) {
+    this.reader = { read: (t, id) => this.read(t, id), find: (t, q) => this.find(t, q) };
+  }
+
+  private assertUsable(): void {
+    if (this.closed || this.closing !== undefined) throw new Error('embedded store: the store is closed');
+    this.assertHealthy();
+  }
+
+  private assertHealthy(): void {
+    if (this.failure !== undefined) throw new Error('embedded store: stopped after a write failure; restart to recover', { cause: this.failure });
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= error;
+  }
+
+  async read(resourceType: ResourceType, id: string): Promise<ResourceDocument | undefined> {
+    this.assertReadable();
+    const entry = this.state.of(resourceType).entries.get(id);
+    return entry === undefined ? undefined : toResourceDocument(entry);
+  }
+
+  /** Reads stay possible while close() drains the writes queued before it. */
+  private assertReadable(): void {
+    if (this.closed) throw new Error('embedded store: the store is closed');
+  }
+
+  async find(resourceType: ResourceType, query: StoreQuery): Promise<StoreFindResult> {
+    this.assertReadable();
+    const state = this.state.of(resourceType);
+    const plan = planQuery(query.filter, {
+      indexes: state.indexes,
+      isLive: (id) => state.entries.get(id)?.deleted === false,
+    });
+    const residual = plan.residual.length > 0 ? new Query({ $and: plan.residual }) : undefined;
+    const withResource = residual !== undefined && mentionsResource(plan.residual);
+    const matches: Entry[] = [];
+    const consider = (entry: Entry): void => {
+      if (entry.deleted) return;
+      for (const check of plan.checks) if (!check(entry)) return;
+      if (residual !== undefined && !residual.test(mingoView(entry, withResource))) return;
+      matches.push(entry);
+    };
+    if (plan.driver === undefined) {
+      for (const entry of state.entries.values()) consider(entry);
+    } else {
+      for (const id of plan.driver) {
+        const entry = state.entries.get(id);
+        if (entry !== undefined) consider(entry);
+      }
+    }
+    const skip = query.skip ?? 0;
+    const page = query.limit === 0 || skip >= matches.length ? [] : sortPage(matches, effectiveSort(query.sort), skip, query.limit);
+    const result: StoreFindResult = { documents: page.map(toResourceDocument) };
+    if (query.count === true) result.total = matches.length;
+    return result;
+  }
+
+  async vread(resourceType: ResourceType, id: string, versionId: number): Promise<HistoryEntry | undefined> {
+    this.assertReadable();
+    const state = this.state.of(resourceType);
+    const entry = state.entries.get(id);
+    if (entry === undefined) return undefined;
+    const position = historyPositions(entry.h).find((p) => state.history.versionIdAt(p) === versionId);
+    return position === undefined ? undefined : this.readVersion(state, position);
+  }
+
+  async history(resourceType: ResourceType, id: string | undefined, query: HistoryQuery): Promise<HistoryResult> {
+    this.assertReadable();
+    const state = this.state.of(resourceType);
+    let page: { positions: number[]; total: number };
+    if (id === undefined) {
+      page = state.history.typeHistory(query);
+    } else {
+      const entry = state.entries.get(id);
+      if (entry === undefined) return { entries: [], total: 0 };
+      page = state.history.instanceHistory(historyPositions(entry.h), query);
+    }
+    return { entries: page.positions.map((p) => this.readVersion(state, p)), total: page.total };
+  }
+
+  private readVersion(state: TypeState, position: number): HistoryEntry {
+    const { location, length } = state.history.locationAt(position);
+    const { segment, offset } = unpackLocation(location);
+    let fd = this.readFds.get(segment);
+    if (fd === undefined) {
+      fd = fs.openSync(path.join(this.dir, segmentFileName(segment)), 'r');
+      this.readFds.set(segment, fd);
+    }
+    const bytes = Buffer.allocUnsafe(length);
+    let read = 0;
+    while (read < length) {
+      const n = fs.readSync(fd, bytes, read, length - read, offset + read);
+      if (n === 0) throw new Error(`embedded store: history of ${state.type} points past the end of ${segmentFileName(segment)}`);
+      read += n;
+    }
+    const record = decodeWriteLine(bytes);
+    return {
+      resourceType: record.resourceType,
+      id: record.id,
+      versionId: record.versionId,
+      lastUpdated: record.lastUpdated,
+      method: record.method,
+      resource: record.json === null ? null : JSON.parse(record.json),
+    };
+  }
+
+  commit(writes: ResourceWrite[]): Promise<void> {
+    return this.write(async () => ({ writes, result: undefined }));
+  }
+
+  transaction<T>(_lockKeys: readonly string[], fn: (reader: StoreReader) => Promise<TransactionPlan<T>>): Promise<T> {
+    return this.write(() => fn(this.reader));
+  }
+
+  private async write<T>(plan: () => Promise<TransactionPlan<T>>): Promise<T> {
+    this.assertUsable();
+    const { result, seq } = await this.writeLock.run(async () => {
+      // Not assertUsable: writes queued before close() still run (close queues behind them).
+      this.assertHealthy();
+      const { writes, result: value } = await plan();
+      if (writes.length === 0) return { result: value, seq: 0 };
+      this.checkVersions(writes);
+      const records = writes.map(toRecord);
+      const lines = records.map(encodeWriteLine);
+      const { record, lineOffsets } = encodeRecord(lines);
+      let appended: { seq: number; offset: number };
+      try {
+        appended = this.journal.append(record);
+      } catch (e) {
+        this.fail(e);
+        throw e;
+      }
+      const segment = this.journal.segment;
+      records.forEach((r, i) => {
+        this.state.apply(r, packLocation(segment, appended.offset + (lineOffsets[i] ?? 0)), lines[i]?.length ?? 0);
+      });
+      return { result: value, seq: appended.seq };
+    });
+    if (seq > 0) {
+      try {
+        await this.journal.waitDurable(seq);
+      } catch (e) {
+        this.fail(e);
+        throw e;
+      }
+      this.maybeSnapshot();
+    }
+    return result;
+  }
+
+  /** R4 versioning via store.ts: each write names the version it replaces (0 = must not exist, not even deleted). */
+  private checkVersions(writes: readonly ResourceWrite[]): void {
+    const staged = new Map<string, number>();
+    for (const w of writes) {
+      const key = `${w.resourceType}/${w.id}`;
+      const current = staged.get(key) ?? this.state.of(w.resourceType).entries.get(w.id)?.versionId ?? 0;
+      if (current !== w.previousVersionId) {
+        throw conflict(
+          current === 0
+            ? `${key} does not exist (expected version ${w.previousVersionId})`
+            : `${key} is at version ${current}, not ${w.previousVersionId === 0 ? 'absent' : w.previousVersionId}`,
+        );
+      }
+      staged.set(key, w.versionId);
+    }
+  }
+
+  private maybeSnapshot(): void {
+    if (this.snapshotting !== undefined || this.closing !== undefined || this.journal.size < this.snapshotEveryBytes) return;
+    this.snapshot().catch((e: unknown) => this.onBackgroundError(e));
+  }
+
+  snapshot(): Promise<void> {
+    this.assertUsable();
+    return this.takeSnapshot();
+  }
+
+  private takeSnapshot(): Promise<void> {
+    const running = (async (): Promise<void> => {
+      await this.snapshotting?.catch(() => undefined);
+      const capture = await this.writeLock.run(async () => this.rotate());
+      if (capture !== undefined) await writeSnapshot(this.dir, capture);
+    })();
+    const tracked = running.finally(() => {
+      if (this.snapshotting === tracked) this.snapshotting = undefined;
+    });
+    this.snapshotting = tracked;
+    return tracked;
+  }
+
+  /** Inside the write lock: make the current segment durable, continue in a new one, capture the state. */
+  private async rotate(): Promise<SnapshotCapture | undefined> {
+    if (this.failure !== undefined || this.journal.size === 0) return undefined;
+    try {
+      await this.journal.syncAll();
+      this.journal.rotate();
+    } catch (e) {
+      this.fail(e);
+      throw e;
+    }
+    return {
+      segment: this.journal.segment,
+      types: [...this.state.types.values()].map((t) => ({
+        type: t.type,
+        entries: Array.from(t.entries.values()),
+        history: t.history.capture(),
+      })),
+    };
+  }
+
+  async ping(): Promise<void> {
+    this.assertUsable();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    try {
+      await this.snapshotting?.catch((e: unknown) => this.onBackgroundError(e));
+      const capture = await this.writeLock.run(async () => this.rotate());
+      if (capture !== undefined) await writeSnapshot(this.dir, capture);
+    } finally {
+      this.closed = true;
+      for (const fd of this.readFds.values()) fs.closeSync(fd);
+      this.readFds.clear();
+      this.journal.close();
+      this.lock.release();
+    }
+  }
+}
+
+/**
+ * Opens (creating if needed) an embedded store in `options.dataDir`: takes the directory lock,
+ * loads the newest snapshot and replays the journal after it.
+ */
+export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
+  const dir = path.resolve(options.dataDir);
+  fs.mkdirSync(dir, { recursive: true });
+  const lock = DataDirectoryLock.acquire(dir);
+  try {
+    const { state, segment, segmentBytes } = recover(dir);
+    const journal = JournalWriter.open(dir, segment, segmentBytes);
+    const store = new EmbeddedStoreImpl(
+      dir,
+      state,
+      journal,
+      lock,
+      options.snapshotEveryBytes ?? DEFAULT_SNAPSHOT_EVERY_BYTES,
+      options.onBackgroundError ?? (() => undefined),
+    );
+    return store;
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}

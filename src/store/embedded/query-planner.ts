@@ -1,0 +1,326 @@
+import type { Entry } from './entry';
+import type { DateIndex, TypeIndexes } from './indexes';
+
+/**
+ * Turns a MongoDB filter from store/query.ts into index look-ups plus the rest for mingo.
+ *
+ * The filter is `{}` or `{ $and: [clause, …] }` (nested `$and`s and multi-key clauses are
+ * flattened). A clause is *indexable* when it is one of
+ *   `{ 's.<hash code>': { $in: [string…] } }` (or a bare string), `{ _id: { $in: [string…] } }`,
+ *   `{ 's.<date code>': { $elemMatch: { lo?: {$gt|$gte|$lt|$lte: number…}, hi?: {…} } } }`,
+ *   `{ 's._block': { $elemMatch: { a: { $in: [string…] }, … } } }`, or an `$or` of such clauses.
+ * Hash, `_id` and date clauses are decided *exactly* by the index (the same semantics as MongoDB
+ * on these document shapes); `_block` and `$or`s containing it only narrow the candidates, so they
+ * also stay in the residual filter that mingo evaluates. The plan drives the smallest candidate
+ * source and checks the others per document.
+ */
+
+type Clause = Record<string, unknown>;
+
+/** Ids that satisfy (or, when not exact, may satisfy) a clause. */
+interface IdSource {
+  /** An upper bound on the number of distinct ids. */
+  readonly size: number;
+  has(id: string): boolean;
+  ids(): Iterable<string>;
+}
+
+type ComparisonOperator = '$gt' | '$gte' | '$lt' | '$lte';
+interface Comparison {
+  op: ComparisonOperator;
+  value: number;
+}
+interface RangeCondition {
+  lo: Comparison[];
+  hi: Comparison[];
+}
+
+/**
+ * What the index knows about one clause. `test` checks one document (exactly, or as a superset
+ * when not `exact`); `collect` lists the ids, or gives up past `cap`; `size` is known up front
+ * for hash look-ups and unknown (undefined) for ranges and unions until they are walked.
+ */
+interface Access {
+  exact: boolean;
+  size: number | undefined;
+  test(entry: Entry): boolean;
+  collect(cap: number): Iterable<string> | undefined;
+}
+
+export interface QueryPlan {
+  /** Ids to visit; undefined when no index applies and the whole type is scanned. */
+  driver: Iterable<string> | undefined;
+  /** Exact or narrowing checks for the other indexable clauses, cheaper than mingo. */
+  checks: Array<(entry: Entry) => boolean>;
+  /** Clauses the indexes do not decide exactly; mingo evaluates them on the candidates. */
+  residual: Clause[];
+}
+
+export interface PlannerContext {
+  indexes: TypeIndexes;
+  isLive(id: string): boolean;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof RegExp);
+}
+
+/** `{ $and: [a, { $and: [b] }], c: x }` → [a, b, { c: x }]; a multi-key clause becomes one clause per key. */
+export function flattenConjunction(filter: Clause): Clause[] {
+  const clauses: Clause[] = [];
+  for (const [key, value] of Object.entries(filter)) {
+    if (key === '$and' && Array.isArray(value) && value.every(isRecord)) {
+      for (const sub of value) clauses.push(...flattenConjunction(sub));
+    } else {
+      clauses.push({ [key]: value });
+    }
+  }
+  return clauses;
+}
+
+/** The string keys of `{ $in: [..] }` or a bare string; undefined for anything else. */
+function stringKeys(condition: unknown): string[] | undefined {
+  if (typeof condition === 'string') return [condition];
+  if (!isRecord(condition)) return undefined;
+  const keys = Object.keys(condition);
+  if (keys.length !== 1 || keys[0] !== '$in') return undefined;
+  const values = condition.$in;
+  if (!Array.isArray(values) || !values.every((v): v is string => typeof v === 'string')) return undefined;
+  return values;
+}
+
+function comparisons(condition: unknown): Comparison[] | undefined {
+  if (!isRecord(condition)) return undefined;
+  const result: Comparison[] = [];
+  for (const [op, value] of Object.entries(condition)) {
+    if ((op !== '$gt' && op !== '$gte' && op !== '$lt' && op !== '$lte') || typeof value !== 'number' || Number.isNaN(value)) {
+      return undefined;
+    }
+    result.push({ op, value });
+  }
+  return result.length > 0 ? result : undefined;
+}
+
+function satisfies(value: number, checks: readonly Comparison[]): boolean {
+  for (const { op, value: bound } of checks) {
+    switch (op) {
+      case '$gt':
+        if (!(value > bound)) return false;
+        break;
+      case '$gte':
+        if (!(value >= bound)) return false;
+        break;
+      case '$lt':
+        if (!(value < bound)) return false;
+        break;
+      case '$lte':
+        if (!(value <= bound)) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+/** Exactly MongoDB's `$elemMatch` over the code's DateRange elements. */
+function rangeTest(entry: Entry, code: string, condition: RangeCondition): boolean {
+  for (const value of entry.s[code] ?? []) {
+    if (typeof value !== 'object' || typeof value.lo !== 'number' || typeof value.hi !== 'number') continue;
+    if (satisfies(value.lo, condition.lo) && satisfies(value.hi, condition.hi)) return true;
+  }
+  return false;
+}
+
+/** Moves a bound outwards by a few ulps: key arithmetic near ±8.64e15 is not exact, and a looser bound is always safe. */
+function loosen(value: number, direction: -1 | 1): number {
+  return value + direction * Math.max(1, Math.abs(value) * Number.EPSILON * 4);
+}
+
+/** The `lo` key interval that can hold matches: conditions on `lo` directly, on `hi` through the span spread. */
+function keyBounds(index: DateIndex, condition: RangeCondition): { low: number; high: number } {
+  let low = -Infinity;
+  let high = Infinity;
+  for (const { op, value } of condition.lo) {
+    if (op === '$gt' || op === '$gte') low = Math.max(low, value);
+    else high = Math.min(high, value);
+  }
+  for (const { op, value } of condition.hi) {
+    // lo = hi - span with span in [minSpan, maxSpan].
+    if (op === '$gt' || op === '$gte') low = Math.max(low, loosen(value - index.maxSpan, -1));
+    else high = Math.min(high, loosen(value - index.minSpan, 1));
+  }
+  return { low, high };
+}
+
+/** The ids with a matching range, or undefined as soon as there are more than `cap`. */
+function rangeIds(index: DateIndex, condition: RangeCondition, cap: number): Set<string> | undefined {
+  const result = new Set<string>();
+  if (index.tree.size === 0) return result;
+  const { low, high } = keyBounds(index, condition);
+  if (!(low <= high)) return result;
+  const start = low === -Infinity ? index.tree.minKey() : low;
+  if (start === undefined) return result;
+  for (const [lo, bucket] of index.tree.entries(start)) {
+    if (lo > high) break;
+    if (!satisfies(lo, condition.lo)) continue;
+    for (let i = 0; i < bucket.ids.length; i++) {
+      const hi = bucket.his[i];
+      const id = bucket.ids[i];
+      if (hi === undefined || id === undefined || !satisfies(hi, condition.hi)) continue;
+      result.add(id);
+      if (result.size > cap) return undefined;
+    }
+  }
+  return result;
+}
+
+function setAccess(source: IdSource, exact: boolean): Access {
+  return { exact, size: source.size, test: (entry) => source.has(entry._id), collect: () => source.ids() };
+}
+
+function setSource(set: ReadonlySet<string>): IdSource {
+  return { size: set.size, has: (id) => set.has(id), ids: () => set };
+}
+function unionSource(sets: ReadonlyArray<ReadonlySet<string>>): IdSource {
+  const first = sets[0];
+  if (sets.length === 1 && first !== undefined) return setSource(first);
+  let size = 0;
+  for (const set of sets) size += set.size;
+  return {
+    size,
+    has: (id) => sets.some((set) => set.has(id)),
+    ids: function* () {
+      const seen = new Set<string>();
+      for (const set of sets) {
+        for (const id of set) {
+          if (seen.has(id)) continue;
+          seen.add(id);
+          yield id;
+        }
+      }
+    },
+  };
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+function analyzeClause(clause: Clause, context: PlannerContext): Access | undefined {
+  const keys = Object.keys(clause);
+  const key = keys[0];
+  if (keys.length !== 1 || key === undefined) return undefined;
+  const condition = clause[key];
+
+  if (key === '$or') return analyzeOr(condition, context);
+
+  if (key === '_id') {
+    const ids = stringKeys(condition);
+    if (ids === undefined) return undefined;
+    return setAccess(setSource(new Set(ids.filter((id) => context.isLive(id)))), true);
+  }
+
+  if (!key.startsWith('s.')) return undefined;
+  const code = key.slice(2);
+
+  const hash = context.indexes.hash.get(code);
+  if (hash !== undefined) {
+    const values = stringKeys(condition);
+    if (values === undefined) return undefined;
+    return setAccess(unionSource(values.map((v) => hash.keys.get(v) ?? EMPTY)), true);
+  }
+
+  if (!isRecord(condition)) return undefined;
+  const match = condition.$elemMatch;
+  if (Object.keys(condition).length !== 1 || !isRecord(match)) return undefined;
+
+  const date = context.indexes.date.get(code);
+  if (date !== undefined) {
+    const range: RangeCondition = { lo: [], hi: [] };
+    for (const [field, fieldCondition] of Object.entries(match)) {
+      const parsed = comparisons(fieldCondition);
+      if ((field !== 'lo' && field !== 'hi') || parsed === undefined) return undefined;
+      range[field] = parsed;
+    }
+    if (range.lo.length + range.hi.length === 0) return undefined;
+    return {
+      exact: true,
+      size: undefined,
+      test: (entry) => rangeTest(entry, code, range),
+      collect: (cap) => rangeIds(date, range, cap),
+    };
+  }
+
+  const block = context.indexes.block;
+  if (code === '_block' && block !== undefined) {
+    const actors = stringKeys(match.a);
+    if (actors === undefined) return undefined;
+    return setAccess(unionSource(actors.map((a) => block.keys.get(a) ?? EMPTY)), false);
+  }
+  return undefined;
+}
+
+/** A union of indexable branches; each branch narrows by its most selective indexable clause. */
+function analyzeOr(condition: unknown, context: PlannerContext): Access | undefined {
+  if (!Array.isArray(condition) || condition.length === 0 || !condition.every(isRecord)) return undefined;
+  const branches: Access[] = [];
+  let exact = true;
+  for (const branch of condition) {
+    const clauses = flattenConjunction(branch);
+    const usable = clauses.map((c) => analyzeClause(c, context)).filter((a): a is Access => a !== undefined);
+    const best = smallestKnown(usable) ?? usable[0];
+    if (best === undefined) return undefined;
+    if (clauses.length !== 1 || !best.exact) exact = false;
+    branches.push(best);
+  }
+  return {
+    exact,
+    size: undefined,
+    test: (entry) => branches.some((b) => b.test(entry)),
+    collect: (cap) => {
+      const union = new Set<string>();
+      for (const branch of branches) {
+        const ids = branch.collect(cap);
+        if (ids === undefined) return undefined;
+        for (const id of ids) {
+          union.add(id);
+          if (union.size > cap) return undefined;
+        }
+      }
+      return union;
+    },
+  };
+}
+
+function smallestKnown(accesses: readonly Access[]): Access | undefined {
+  let best: Access | undefined;
+  for (const a of accesses) if (a.size !== undefined && (best?.size === undefined || a.size < best.size)) best = a;
+  return best;
+}
+
+export function planQuery(filter: Clause, context: PlannerContext): QueryPlan {
+  const residual: Clause[] = [];
+  const accesses: Access[] = [];
+  for (const clause of flattenConjunction(filter)) {
+    const access = analyzeClause(clause, context);
+    if (access === undefined || !access.exact) residual.push(clause);
+    if (access !== undefined) accesses.push(access);
+  }
+  if (accesses.length === 0) return { driver: undefined, checks: [], residual };
+
+  // Drive the smallest source. A range's (or union's) size is unknown until walked, so walk it
+  // only up to the size of the best so far: past that, testing it per document is cheaper.
+  let driver = smallestKnown(accesses);
+  let driverIds = driver?.collect(Infinity);
+  let cap = driver?.size ?? Infinity;
+  for (const access of accesses) {
+    if (access.size !== undefined) continue;
+    const ids = access.collect(cap);
+    if (ids === undefined) continue;
+    const size = ids instanceof Set ? ids.size : cap;
+    if (driver === undefined || size < cap) {
+      driver = access;
+      driverIds = ids;
+      cap = size;
+    }
+  }
+  const checks = accesses.filter((a) => a !== driver).map((a) => a.test);
+  return { driver: driverIds, checks, residual };
+}

@@ -1,0 +1,374 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Query } from 'mingo';
+import { createEmbeddedStore } from '../../src/store/embedded/embedded-store';
+import type { EmbeddedStore } from '../../src/store/embedded/embedded-store';
+import { encodeRecord, listSegments, segmentFileName } from '../../src/store/embedded/journal';
+import { listSnapshots, snapshotFileName } from '../../src/store/embedded/snapshot';
+import { encodeWriteLine } from '../../src/store/embedded/write-codec';
+import type { ResourceDocument, ResourceWrite } from '../../src/store/store';
+import { describeStoreContract, deleteWrite, slotWrite } from './store-contract';
+
+const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
+const MINUTE = 60_000;
+
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kairos-embedded-'));
+  tempDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describeStoreContract('embedded store', async () => {
+  const dir = tempDir();
+  const store = await createEmbeddedStore({ dataDir: dir });
+  return { store, cleanup: () => store.close() };
+});
+
+/** The files as a crash would leave them: everything written so far, no close(), no LOCK owner alive. */
+function crashCopy(dir: string): string {
+  const copy = tempDir();
+  fs.cpSync(dir, copy, { recursive: true, filter: (source) => path.basename(source) !== 'LOCK' });
+  return copy;
+}
+
+function lastSegmentFile(dir: string): string {
+  const segments = listSegments(dir);
+  const last = segments[segments.length - 1];
+  if (last === undefined) throw new Error('no journal segment');
+  return path.join(dir, segmentFileName(last));
+}
+
+async function allSlotIds(store: EmbeddedStore): Promise<string[]> {
+  return (await store.find('Slot', { filter: {} })).documents.map((d) => d._id);
+}
+
+describe('embedded store: persistence', () => {
+  test('documents, history and indexes survive close and reopen', async () => {
+    const dir = tempDir();
+    const first = await createEmbeddedStore({ dataDir: dir });
+    await first.commit([slotWrite({ id: 'a' }), slotWrite({ id: 'b', schedule: 'Schedule/s2' })]);
+    await first.commit([slotWrite({ id: 'a', versionId: 2, status: 'busy', lastUpdated: T0 + 1000 })]);
+    await first.commit([deleteWrite('Slot', 'b', 2, T0 + 2000)]);
+    await first.close();
+
+    const second = await createEmbeddedStore({ dataDir: dir });
+    expect((await second.read('Slot', 'a'))?.resource).toMatchObject({ status: 'busy' });
+    expect((await second.read('Slot', 'b'))?.deleted).toBe(true);
+    expect((await second.vread('Slot', 'a', 1))?.resource).toMatchObject({ status: 'free' });
+    expect((await second.history('Slot', undefined, { skip: 0, limit: 10 })).entries.map((e) => `${e.id}/${e.versionId}`)).toEqual([
+      'b/2',
+      'a/2',
+      'b/1',
+      'a/1',
+    ]);
+    expect((await second.find('Slot', { filter: { $and: [{ 's.status': { $in: ['busy'] } }] } })).documents.map((d) => d._id)).toEqual(['a']);
+    // Creating a resource whose tombstone was recovered is still a conflict.
+    await expect(second.commit([slotWrite({ id: 'b' })])).rejects.toMatchObject({ status: 409 });
+    await second.commit([slotWrite({ id: 'c' })]);
+    await second.close();
+
+    const third = await createEmbeddedStore({ dataDir: dir });
+    expect(await allSlotIds(third)).toEqual(['a', 'c']);
+    await third.close();
+  });
+
+  test('every acknowledged commit is recovered from the journal alone (no close, no snapshot)', async () => {
+    const dir = tempDir();
+    const store = await createEmbeddedStore({ dataDir: dir });
+    for (let i = 0; i < 20; i++) await store.commit([slotWrite({ id: `s${i}` })]);
+    const copy = crashCopy(dir);
+    await store.close();
+    expect(listSnapshots(copy)).toEqual([]);
+    const recovered = await createEmbeddedStore({ dataDir: copy });
+    expect(await allSlotIds(recovered)).toHaveLength(20);
+    await recovered.close();
+  });
+
+  test('returned search values are frozen, so a caller cannot corrupt the indexes', async () => {
+    const store = await createEmbeddedStore({ dataDir: tempDir() });
+    await store.commit([slotWrite({ id: 'a' })]);
+    const doc = await store.read('Slot', 'a');
+    expect(() => doc?.s['status']?.push('busy')).toThrow(TypeError);
+    expect(Object.isFrozen(doc?.o)).toBe(true);
+    await store.close();
+  });
+});
+
+describe('embedded store: crash recovery', () => {
+  async function storeWithCommits(n: number): Promise<{ dir: string; store: EmbeddedStore }> {
+    const dir = tempDir();
+    const store = await createEmbeddedStore({ dataDir: dir });
+    for (let i = 0; i < n; i++) await store.commit([slotWrite({ id: `c${i}-a` }), slotWrite({ id: `c${i}-b` })]);
+    return { dir, store };
+  }
+
+  test('a half-written last record is discarded; complete commits stay and new ones follow', async () => {
+    const { dir, store } = await storeWithCommits(5);
+    const copy = crashCopy(dir);
+    await store.close();
+    const file = lastSegmentFile(copy);
+    const validBytes = fs.statSync(file).size;
+    const { record } = encodeRecord([
+      encodeWriteLine({ ...slotWrite({ id: 'torn-a' }), json: '{}', s: {}, o: {} }),
+      encodeWriteLine({ ...slotWrite({ id: 'torn-b' }), json: '{}', s: {}, o: {} }),
+    ]);
+    fs.appendFileSync(file, record.subarray(0, Math.floor(record.length * 0.6)));
+
+    const recovered = await createEmbeddedStore({ dataDir: copy });
+    const ids = await allSlotIds(recovered);
+    expect(ids).toHaveLength(10);
+    expect(ids).not.toContain('torn-a');
+    expect(ids).not.toContain('torn-b');
+    expect(fs.statSync(file).size).toBe(validBytes);
+    await recovered.commit([slotWrite({ id: 'after' })]);
+    const copy2 = crashCopy(copy);
+    await recovered.close();
+    const again = await createEmbeddedStore({ dataDir: copy2 });
+    expect(await allSlotIds(again)).toContain('after');
+    expect(await allSlotIds(again)).toHaveLength(11);
+    await again.close();
+  });
+
+  test('a complete-looking last record with a bad checksum is discarded', async () => {
+    const { dir, store } = await storeWithCommits(3);
+    await store.commit([slotWrite({ id: 'last-a' }), slotWrite({ id: 'last-b' })]);
+    const copy = crashCopy(dir);
+    await store.close();
+    const file = lastSegmentFile(copy);
+    const bytes = fs.readFileSync(file);
+    const last = bytes.length - 5;
+    bytes[last] = (bytes[last] ?? 0) ^ 0xff;
+    fs.writeFileSync(file, bytes);
+    const recovered = await createEmbeddedStore({ dataDir: copy });
+    const ids = await allSlotIds(recovered);
+    expect(ids).toHaveLength(6);
+    expect(ids).not.toContain('last-a');
+    expect(ids).not.toContain('last-b');
+    await recovered.close();
+  });
+
+  test('trailing garbage shorter than a record header is discarded', async () => {
+    const { dir, store } = await storeWithCommits(2);
+    const copy = crashCopy(dir);
+    await store.close();
+    fs.appendFileSync(lastSegmentFile(copy), Buffer.from([1, 2, 3]));
+    const recovered = await createEmbeddedStore({ dataDir: copy });
+    expect(await allSlotIds(recovered)).toHaveLength(4);
+    await recovered.close();
+  });
+});
+
+describe('embedded store: snapshots', () => {
+  test('past snapshotEveryBytes the journal rolls over and a snapshot is written; recovery = snapshot + newer segments', async () => {
+    const dir = tempDir();
+    const errors: unknown[] = [];
+    const store = await createEmbeddedStore({ dataDir: dir, snapshotEveryBytes: 4096, onBackgroundError: (e) => errors.push(e) });
+    for (let i = 0; i < 60; i++) {
+      await store.commit([slotWrite({ id: `s${i}`, start: T0 + i * 15 * MINUTE })]);
+      if (i % 3 === 0 && i > 0) await store.commit([slotWrite({ id: `s${i - 1}`, versionId: 2, status: 'busy', start: T0 + (i - 1) * 15 * MINUTE })]);
+    }
+    await store.snapshot();
+    await store.commit([slotWrite({ id: 'tail' })]);
+    expect(errors).toEqual([]);
+    expect(listSegments(dir).length).toBeGreaterThan(3);
+    expect(listSnapshots(dir)).toHaveLength(1);
+    const copy = crashCopy(dir);
+    await store.close();
+
+    const recovered = await createEmbeddedStore({ dataDir: copy });
+    expect(await allSlotIds(recovered)).toHaveLength(61);
+    expect((await recovered.read('Slot', 's2'))?.versionId).toBe(2);
+    // The first version lives in an early segment that is no longer replayed.
+    expect((await recovered.vread('Slot', 's2', 1))?.resource).toMatchObject({ status: 'free' });
+    expect((await recovered.history('Slot', 's2', { skip: 0, limit: 10 })).entries.map((e) => e.versionId)).toEqual([2, 1]);
+    const typeHistory = await recovered.history('Slot', undefined, { skip: 0, limit: 1000 });
+    expect(typeHistory.total).toBe(61 + 19);
+    expect(typeHistory.entries.every((e) => e.resource !== null)).toBe(true);
+    const busy = await recovered.find('Slot', { filter: { $and: [{ 's.status': { $in: ['busy'] } }] }, count: true, limit: 0 });
+    expect(busy.total).toBe(19);
+    await recovered.close();
+  });
+
+  test('close writes a snapshot, so reopening replays nothing', async () => {
+    const dir = tempDir();
+    const store = await createEmbeddedStore({ dataDir: dir });
+    await store.commit([slotWrite({ id: 'a' })]);
+    await store.close();
+    const snapshots = listSnapshots(dir);
+    expect(snapshots).toHaveLength(1);
+    const [snapshot] = snapshots;
+    expect(fs.statSync(path.join(dir, segmentFileName(snapshot ?? 0))).size).toBe(0);
+    const reopened = await createEmbeddedStore({ dataDir: dir });
+    expect(await allSlotIds(reopened)).toEqual(['a']);
+    await reopened.close();
+  });
+
+  test('a damaged snapshot is skipped: the journal segments alone rebuild the state', async () => {
+    const dir = tempDir();
+    const store = await createEmbeddedStore({ dataDir: dir, snapshotEveryBytes: 2048 });
+    for (let i = 0; i < 30; i++) await store.commit([slotWrite({ id: `s${i}` })]);
+    await store.close();
+    const [snapshot] = listSnapshots(dir);
+    const file = path.join(dir, snapshotFileName(snapshot ?? 0));
+    const text = fs.readFileSync(file, 'utf8');
+    fs.writeFileSync(file, text.slice(0, Math.floor(text.length / 2)));
+    const reopened = await createEmbeddedStore({ dataDir: dir });
+    expect(await allSlotIds(reopened)).toHaveLength(30);
+    await reopened.close();
+  });
+
+  test('a leftover temporary snapshot from a crash mid-snapshot is ignored and removed', async () => {
+    const dir = tempDir();
+    const store = await createEmbeddedStore({ dataDir: dir });
+    await store.commit([slotWrite({ id: 'a' })]);
+    const copy = crashCopy(dir);
+    await store.close();
+    const temp = path.join(copy, `${snapshotFileName(7)}.tmp`);
+    fs.writeFileSync(temp, '{"format":"kairos-embedded-snapshot"');
+    const reopened = await createEmbeddedStore({ dataDir: copy });
+    expect(await allSlotIds(reopened)).toEqual(['a']);
+    expect(fs.existsSync(temp)).toBe(false);
+    await reopened.close();
+  });
+});
+
+describe('embedded store: lock file and lifecycle', () => {
+  test('a second store on the same data directory is refused while the first is open', async () => {
+    const dir = tempDir();
+    const store = await createEmbeddedStore({ dataDir: dir });
+    await expect(createEmbeddedStore({ dataDir: dir })).rejects.toThrow(/in use by process/);
+    await store.close();
+    const again = await createEmbeddedStore({ dataDir: dir });
+    await again.close();
+  });
+
+  test('a lock left by a process that no longer runs is taken over', async () => {
+    const dir = tempDir();
+    const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    fs.writeFileSync(path.join(dir, 'LOCK'), `${child.stdout}\n`);
+    const store = await createEmbeddedStore({ dataDir: dir });
+    expect(fs.readFileSync(path.join(dir, 'LOCK'), 'utf8').trim()).toBe(String(process.pid));
+    await store.close();
+    expect(fs.existsSync(path.join(dir, 'LOCK'))).toBe(false);
+  });
+
+  test('after close every call rejects; close is idempotent', async () => {
+    const store = await createEmbeddedStore({ dataDir: tempDir() });
+    await store.close();
+    await store.close();
+    await expect(store.read('Slot', 'a')).rejects.toThrow(/closed/);
+    await expect(store.find('Slot', { filter: {} })).rejects.toThrow(/closed/);
+    await expect(store.commit([slotWrite({ id: 'a' })])).rejects.toThrow(/closed/);
+    await expect(store.ping()).rejects.toThrow(/closed/);
+  });
+
+  test('commits queued before close still land', async () => {
+    const dir = tempDir();
+    const store = await createEmbeddedStore({ dataDir: dir });
+    const pending = Array.from({ length: 10 }, (_, i) => store.commit([slotWrite({ id: `q${i}` })]));
+    await store.close();
+    await Promise.all(pending);
+    const reopened = await createEmbeddedStore({ dataDir: dir });
+    expect(await allSlotIds(reopened)).toHaveLength(10);
+    await reopened.close();
+  });
+});
+
+describe('embedded store: the query planner agrees with a plain mingo scan', () => {
+  // Deterministic pseudo-random data and filters: every indexed shape, mixed with residual ones.
+  let seed = 42;
+  const random = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const pick = <T>(items: readonly T[]): T => {
+    const item = items[Math.floor(random() * items.length)];
+    if (item === undefined) throw new Error('empty');
+    return item;
+  };
+  const schedules = ['Schedule/a', 'Schedule/b', 'Schedule/c', 'Schedule/d'];
+  const statuses = ['free', 'busy', 'busy-tentative'];
+  const HOUR = 60 * MINUTE;
+  const time = (): number => T0 + Math.floor(random() * 200) * 15 * MINUTE;
+
+  const rangeClause = (code: 'start' | 'end'): Record<string, unknown> => {
+    const a = time();
+    const b = a + Math.floor(random() * 48) * HOUR;
+    const shapes: Array<Record<string, unknown>> = [
+      { lo: { $gte: a }, hi: { $lte: b } },
+      { lo: { $lt: a } },
+      { hi: { $gt: b } },
+      { lo: { $gte: b } },
+      { hi: { $lte: a } },
+      { lo: { $lt: b }, hi: { $gt: a } },
+      { lo: { $gt: a, $lte: b } },
+    ];
+    return { [`s.${code}`]: { $elemMatch: pick(shapes) } };
+  };
+  const clause = (): Record<string, unknown> => {
+    switch (Math.floor(random() * 8)) {
+      case 0:
+        return { 's.schedule': { $in: [pick(schedules), pick(schedules)] } };
+      case 1:
+        return { 's.status': { $in: [pick(statuses)] } };
+      case 2:
+        return rangeClause('start');
+      case 3:
+        return rangeClause('end');
+      case 4:
+        return { $or: [rangeClause('start'), { 's.schedule': { $in: [pick(schedules)] } }] };
+      case 5:
+        return { 's.status': { $nin: [pick(statuses)] } };
+      case 6:
+        return { _id: { $in: [`x${Math.floor(random() * 300)}`, `x${Math.floor(random() * 300)}`] } };
+      default:
+        return { $or: [{ 's.service-type': { $in: ['124'] } }, { 's.status': { $in: ['free'] } }] };
+    }
+  };
+
+  test('300 random filters over 300 slots (with updates and deletes) give the same ids as mingo over all documents', async () => {
+    const store = await createEmbeddedStore({ dataDir: tempDir() });
+    const writes: ResourceWrite[] = [];
+    for (let i = 0; i < 300; i++) {
+      writes.push(
+        slotWrite({
+          id: `x${i}`,
+          schedule: pick(schedules),
+          status: pick(statuses),
+          start: time(),
+          minutes: pick([15, 30, 60, 600]),
+          ...(random() < 0.3 ? { serviceType: '124' } : {}),
+        }),
+      );
+    }
+    await store.commit(writes);
+    for (let i = 0; i < 300; i += 7) await store.commit([deleteWrite('Slot', `x${i}`, 2)]);
+    for (let i = 1; i < 300; i += 11) {
+      if (i % 7 !== 0) await store.commit([slotWrite({ id: `x${i}`, versionId: 2, status: pick(statuses), start: time() })]);
+    }
+
+    const everything: ResourceDocument[] = [];
+    for (let i = 0; i < 300; i++) {
+      const doc = await store.read('Slot', `x${i}`);
+      if (doc !== undefined && !doc.deleted) everything.push(doc);
+    }
+    for (let round = 0; round < 300; round++) {
+      const clauses = Array.from({ length: 1 + Math.floor(random() * 3) }, clause);
+      const filter = { $and: clauses };
+      const expected = new Query(filter)
+        .find<ResourceDocument>(everything)
+        .all()
+        .map((d) => d._id)
+        .sort();
+      const actual = (await store.find('Slot', { filter })).documents.map((d) => d._id).sort();
+      expect({ filter, ids: actual }).toEqual({ filter, ids: expected });
+    }
+    await store.close();
+  });
+});
