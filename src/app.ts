@@ -1,9 +1,18 @@
+import { constants as fsConstants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import express from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
-import { badRequest, notFound } from './fhir/outcome';
+import { badRequest, forbidden, notFound, tooManyRequests } from './fhir/outcome';
 import { resolveRoute } from './fhir/routes';
+import { createAuthenticator } from './http/auth';
+import type { Authenticator } from './http/auth';
 import { errorHandler } from './http/error-handler';
-import { parseFhirRequest, requestIdOf } from './http/fhir-request-parser';
+import { parseFhirRequest } from './http/fhir-request-parser';
+import { createMetrics, instrumentStore } from './http/metrics';
+import type { Metrics } from './http/metrics';
+import { bookingOperationCount, createRateLimiter } from './http/rate-limit';
+import type { RateLimiter } from './http/rate-limit';
+import { describeRequest, interactionLabel, LOCALS, requestLog } from './http/request-log';
 import { sendOutcome, sendResult } from './http/respond';
 import type { ServerContext } from './interactions/context';
 import { dispatch } from './interactions/dispatch';
@@ -16,13 +25,22 @@ import { BookingEngine } from './scheduling/booking-engine';
 
 export interface AppDependencies extends Omit<ServerContext, 'engine'> {
   readonly operations?: readonly FhirOperation[];
+  /** Verifies bearer tokens; by default built from the config's AUTH_MODE (keys are loaded on first use). */
+  readonly authenticate?: Authenticator;
+  /** Where the app records its metrics; by default a registry of its own. main.ts shares one with the background jobs. */
+  readonly metrics?: Metrics;
+  /** The per-client limit on booking operations; by default from RATE_LIMIT_BOOKINGS_PER_MINUTE / _BURST. */
+  readonly rateLimiter?: RateLimiter;
 }
 
 /** Every $operation Kairos serves (their OperationDefinitions are listed in the CapabilityStatement). */
 export const OPERATIONS: readonly FhirOperation[] = [appointmentFind, appointmentHold, appointmentBook, appointmentReschedule, scheduleGenerate];
 
-/** SPEC §6: with AUTH_MODE=none every caller is staff, recorded as `anonymous`. */
-const ANONYMOUS: Caller = { subject: 'anonymous', kind: 'user' };
+/**
+ * The caller of `/fhir/metadata`, which needs no token (SPEC §6): no scopes, so it can do nothing
+ * but read the CapabilityStatement.
+ */
+const UNAUTHENTICATED: Caller = Object.freeze({ subject: 'unauthenticated', kind: 'system', scopes: [] });
 
 /** Body limit (issue: bodies over 1 MB → 413). */
 const BODY_LIMIT = '1mb';
@@ -43,25 +61,73 @@ function pathSegments(path: string): string[] {
  * no I/O — main.ts does those, tests build it on a temporary embedded store.
  */
 export function createApp(deps: AppDependencies): Express {
-  const engine = new BookingEngine({ store: deps.store, now: deps.now, holdTtlSeconds: deps.config.holdTtlSeconds });
-  const ctx = { ...deps, engine, operations: deps.operations ?? OPERATIONS };
+  const metrics = deps.metrics ?? createMetrics();
+  const store = instrumentStore(deps.store, metrics);
+  const engine = new BookingEngine({ store, now: deps.now, holdTtlSeconds: deps.config.holdTtlSeconds });
+  const ctx = { ...deps, store, engine, operations: deps.operations ?? OPERATIONS };
+  const authenticate = deps.authenticate ?? createAuthenticator(deps.config);
+  // Wall-clock, not ctx.now: tests pin "now" for scheduling, which must not freeze the buckets.
+  const limiter =
+    deps.rateLimiter ??
+    createRateLimiter({ perMinute: deps.config.rateLimitBookingsPerMinute, burst: deps.config.rateLimitBookingsBurst, now: Date.now });
   const app = express();
   app.disable('x-powered-by');
   // Kairos parses query strings itself (http/fhir-request-parser.ts) so values stay strings.
   app.set('query parser', false);
   app.set('etag', false);
 
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    res.locals['requestId'] = requestIdOf(req);
-    next();
-  });
+  app.use(requestLog(ctx.logger, metrics));
 
+  // SPEC §7: liveness and readiness, unauthenticated (orchestrators probe them without tokens).
   app.get('/healthz', (_req, res) => {
+    describeRequest(res, 'healthz');
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', (_req, res, next) => {
-    ctx.store.ping().then(
+  app.get('/readyz', (_req, res) => {
+    describeRequest(res, 'readyz');
+    const checks = async (): Promise<void> => {
+      await ctx.store.ping();
+      // The embedded store appends its journal under DATA_DIR: a read-only volume means no writes.
+      if (ctx.store.kind === 'embedded') await access(ctx.config.dataDir, fsConstants.W_OK);
+    };
+    checks().then(
       () => res.json({ status: 'ready', store: ctx.store.kind }),
+      (e: unknown) => {
+        ctx.logger.warn({ err: e }, 'readiness check failed');
+        res.status(503).json({ status: 'unavailable', store: ctx.store.kind });
+      },
+    );
+  });
+
+  // SPEC §6: every other request needs a valid bearer token (when AUTH_MODE=jwt); before any body is read.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if ((req.method === 'GET' || req.method === 'HEAD') && /^\/fhir\/metadata\/?$/.test(req.path)) {
+      res.locals['caller'] = UNAUTHENTICATED;
+      next();
+      return;
+    }
+    authenticate(req.headers.authorization).then(
+      (caller) => {
+        res.locals['caller'] = caller;
+        res.locals[LOCALS.subject] = caller.subject;
+        next();
+      },
+      (e: unknown) => next(e),
+    );
+  });
+
+  app.get('/metrics', (_req, res, next) => {
+    describeRequest(res, 'metrics');
+    const caller = res.locals['caller'] as Caller;
+    if (caller.kind === 'patient') {
+      next(forbidden('Metrics are for operators, not patient-context tokens'));
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => {
+        res.setHeader('Content-Type', metrics.registry.contentType);
+        res.send(text);
+      },
       (e: unknown) => next(e),
     );
   });
@@ -69,11 +135,22 @@ export function createApp(deps: AppDependencies): Express {
   const fhir = express.Router({ caseSensitive: true, strict: false });
   fhir.use(express.raw({ type: () => true, limit: BODY_LIMIT }));
   fhir.use((req: Request, res: Response, next: NextFunction) => {
-    const requestId = String(res.locals['requestId']);
+    const requestId = String(res.locals[LOCALS.requestId]);
+    const caller = res.locals['caller'] as Caller;
     const run = async (): Promise<void> => {
       const segments = pathSegments(req.path);
-      const { request, pretty } = parseFhirRequest(req, ctx.config.baseUrl, ANONYMOUS, requestId);
+      const { request, pretty } = parseFhirRequest(req, ctx.config.baseUrl, caller, requestId);
       const match = resolveRoute(request.method, segments);
+      describeRequest(res, interactionLabel(match), match.resourceType);
+      const bookings = bookingOperationCount(match, request.body);
+      if (bookings > 0) {
+        // Issue "abuse limits": per client — the token subject, or the address when auth is off.
+        const key = caller.subject === 'anonymous' ? `ip:${req.ip ?? 'unknown'}` : `sub:${caller.subject}`;
+        const decision = limiter.take(key, bookings);
+        if (!decision.allowed) {
+          throw tooManyRequests(`Too many booking operations; retry in ${decision.retryAfterSeconds} s`, decision.retryAfterSeconds);
+        }
+      }
       const result = await dispatch(match, request, ctx);
       sendResult(res, result, { baseUrl: ctx.config.baseUrl, pretty, preferReturn: request.preferReturn, requestId });
     };
@@ -83,7 +160,7 @@ export function createApp(deps: AppDependencies): Express {
 
   app.use((_req: Request, res: Response) => {
     const error = notFound('No such endpoint; the FHIR base is /fhir');
-    sendOutcome(res, error.status, error.outcome, error.headers, String(res.locals['requestId']));
+    sendOutcome(res, error.status, error.outcome, error.headers, String(res.locals[LOCALS.requestId]));
   });
   app.use(errorHandler(ctx.logger));
   return app;

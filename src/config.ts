@@ -86,7 +86,7 @@ export function loadConfig(env: Env): Config {
   if (authMode === 'jwt' && (jwtIssuer === undefined || jwtAudience === undefined)) {
     throw new ConfigError('AUTH_MODE=jwt needs JWT_ISSUER and JWT_AUDIENCE (the token iss and aud Kairos accepts)');
   }
-  const rateLimitBookingsPerMinute = integer(env, 'RATE_LIMIT_BOOKINGS_PER_MINUTE', 60, 1, 1_000_000);
+  const rateLimitBookingsPerMinute = integer(env, 'RATE_LIMIT_BOOKINGS_PER_MINUTE', 120, 1, 1_000_000);
   return Object.freeze({
     port,
     host,
@@ -103,6 +103,6 @@ export function loadConfig(env: Env): Config {
     generatorIntervalSeconds: integer(env, 'GENERATOR_INTERVAL_SECONDS', 3600, 1, 604800),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     rateLimitBookingsPerMinute,
-    rateLimitBookingsBurst: integer(env, 'RATE_LIMIT_BOOKINGS_BURST', Math.min(rateLimitBookingsPerMinute, 1_000_000), 1, 1_000_000),
+    rateLimitBookingsBurst: integer(env, 'RATE_LIMIT_BOOKINGS_BURST', rateLimitBookingsPerMinute, 1, 1_000_000),
   });
 }

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import pino from 'pino';
 import { createApp } from './app';
+import { createMetrics } from './http/metrics';
 import { ConfigError, loadConfig } from './config';
 import type { Config } from './config';
 import { createEmbeddedStore } from './store/embedded/embedded-store';
@@ -8,6 +9,14 @@ import { createMongoStore } from './store/mongo/mongo-store';
 import { BookingEngine } from './scheduling/booking-engine';
 import { startBackgroundJobs } from './scheduling/jobs';
 import type { Store } from './store/store';
+
+/** Time a client has to send the request headers, and the whole request. */
+const HEADERS_TIMEOUT_MS = 15_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+/** An idle keep-alive connection is closed after this. */
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** SIGTERM: how long in-flight requests may take to finish before their connections are cut. */
+const SHUTDOWN_GRACE_MS = 20_000;
 
 async function openStore(config: Config): Promise<Store> {
   if (config.mongodbUri !== undefined) return createMongoStore({ uri: config.mongodbUri });
@@ -37,7 +46,8 @@ async function main(): Promise<void> {
     );
   }
   const now = (): number => Date.now();
-  const app = createApp({ store, config, now, logger });
+  const metrics = createMetrics({ processMetrics: true });
+  const app = createApp({ store, config, now, logger, metrics });
   const jobs = startBackgroundJobs({
     store,
     engine: new BookingEngine({ store, now, holdTtlSeconds: config.holdTtlSeconds }),
@@ -45,10 +55,15 @@ async function main(): Promise<void> {
     logger,
     slotHorizonDays: config.slotHorizonDays,
     generatorIntervalSeconds: config.generatorIntervalSeconds,
+    onHoldsExpired: (count) => metrics.holdsExpired.inc(count),
   });
   const server: Server = app.listen(config.port, config.host, () => {
     logger.info({ baseUrl: config.baseUrl, startupMs: Date.now() - started }, 'Kairos listening');
   });
+  // Issue "abuse limits": a slow client cannot hold a connection open indefinitely.
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -69,7 +84,15 @@ async function main(): Promise<void> {
         },
       );
     });
+    // Keep-alive connections go idle as their in-flight responses finish; close them as they do,
+    // and cut whatever is still open after the grace period.
     server.closeIdleConnections();
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    sweep.unref();
+    setTimeout(() => {
+      logger.warn('shutdown grace period over: closing the connections still open');
+      server.closeAllConnections();
+    }, SHUTDOWN_GRACE_MS).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

@@ -36,7 +36,8 @@ export function parseSubsetting(query: ReadonlyArray<readonly [string, string]>)
         .split(',')
         .map((n) => n.trim())
         .filter((n) => n.length > 0);
-      result.elements = [...(result.elements ?? []), ...names];
+      // An empty `_elements=` asks for nothing in particular (as search ignores empty values).
+      if (names.length > 0) result.elements = [...(result.elements ?? []), ...names];
     }
   }
   return result;

@@ -1,15 +1,26 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { badRequest, internalError, isFhirError, tooLarge } from '../fhir/outcome';
+import { badRequest, internalError, isFhirError, tooLarge, unsupportedMediaType } from '../fhir/outcome';
 import type { FhirError } from '../fhir/outcome';
 import { sendOutcome } from './respond';
 
-/** Errors raised by express' own body parser carry a `type` and an HTTP `status`. */
+/**
+ * Errors raised by express' own body parser are http-errors: a `type` for the known cases, and
+ * always an HTTP `status` with `expose` true for client errors (e.g. a gzip body that does not
+ * inflate carries status 400 and no type).
+ */
 function bodyParserError(e: unknown): FhirError | undefined {
-  if (typeof e !== 'object' || e === null || !('type' in e)) return undefined;
-  const type = (e as { type: unknown }).type;
+  if (typeof e !== 'object' || e === null) return undefined;
+  const { type, status, expose } = e as { type?: unknown; status?: unknown; expose?: unknown };
   if (type === 'entity.too.large') return tooLarge('The request body is larger than the 1 MB limit');
-  if (type === 'request.aborted' || type === 'request.size.invalid' || type === 'encoding.unsupported' || type === 'charset.unsupported') {
+  // RFC 9110 §15.5.16: an unsupported Content-Encoding or charset is 415, like a media type.
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return unsupportedMediaType('The request body uses a Content-Encoding or charset Kairos does not support');
+  }
+  if (type === 'request.aborted' || type === 'request.size.invalid') {
+    return badRequest('The request body could not be read', undefined, 'structure');
+  }
+  if (expose === true && typeof status === 'number' && status >= 400 && status < 500) {
     return badRequest('The request body could not be read', undefined, 'structure');
   }
   return undefined;

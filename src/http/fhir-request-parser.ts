@@ -95,7 +95,7 @@ export function parseFhirRequest(req: Request, baseUrl: string, caller: Caller, 
     const text = raw.toString('utf8');
     if (contentType !== undefined && (JSON_TYPES.has(contentType) || PATCH_TYPES.has(contentType))) {
       body = parseJsonBody(text);
-    } else if (contentType === FORM_TYPE && method === 'POST') {
+    } else if (contentType === FORM_TYPE && method === 'POST' && req.path.replace(/\/+$/, '').endsWith('/_search')) {
       // R4 http.html#search: POST [type]/_search with form-encoded parameters, joined to the URL's.
       query.push(...parseQueryPairs(text));
     } else {

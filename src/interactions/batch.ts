@@ -20,7 +20,7 @@ import type {
 } from '../store/store';
 import { BookingEngine } from '../scheduling/booking-engine';
 import type { DispatchContext } from './dispatch';
-import { dispatch } from './dispatch';
+import { authorizeRequest, dispatch } from './dispatch';
 import type { FhirRequest, FhirResult } from './fhir-request';
 import { newId } from '../store/resource-write';
 import { createResource } from './create';
@@ -268,7 +268,11 @@ async function runTransaction(entries: readonly BundleEntry[], req: FhirRequest,
   const parsed: ParsedEntry[] = [];
   for (const [index, entry] of entries.entries()) {
     try {
-      parsed.push(parseEntry(entry, index, req));
+      const p = parseEntry(entry, index, req);
+      // Creates below bypass dispatch, so every entry is authorized up front (and nothing is written
+      // when one is refused); dispatch checks the others again in the transaction's view.
+      await authorizeRequest(p.match, p.request, ctx);
+      parsed.push(p);
     } catch (e) {
       throw entryError(index, e);
     }
@@ -290,6 +294,22 @@ async function runTransaction(entries: readonly BundleEntry[], req: FhirRequest,
     if (p.fullUrl === undefined) continue;
     if (seenFullUrls.has(p.fullUrl)) throw badRequest(`fullUrl ${p.fullUrl} appears twice (bdl-7)`, [`Bundle.entry[${p.index}].fullUrl`]);
     seenFullUrls.add(p.fullUrl);
+  }
+  // R4 http.html#trules: identities must not overlap across DELETE/POST/PUT/PATCH; checked before
+  // anything runs so that the outcome does not depend on the order of the entries.
+  const touched = new Map<string, number>();
+  for (const p of parsed) {
+    if (p.method === 'GET' || p.method === 'HEAD' || p.match.resourceType === undefined || p.match.id === undefined) continue;
+    const key = `${p.match.resourceType}/${p.match.id}`;
+    const first = touched.get(key);
+    if (first !== undefined) {
+      throw badRequest(
+        `${key} is changed by entries ${first} and ${p.index} of the transaction`,
+        [`Bundle.entry[${p.index}].request.url`],
+        'duplicate',
+      );
+    }
+    touched.set(key, p.index);
   }
   const ordered = [...parsed].sort((a, b) => (ORDER[a.method] ?? 9) - (ORDER[b.method] ?? 9) || a.index - b.index);
   const writes = ordered.filter((p) => p.method !== 'GET' && p.method !== 'HEAD');
@@ -349,16 +369,23 @@ async function runTransaction(entries: readonly BundleEntry[], req: FhirRequest,
     return { writes: store.planned, result: undefined };
   });
   // Reads run after the commit, so they see the transaction's writes (processing order step 4).
+  // The writes are durable by now: a read that fails (e.g. 410 for what an entry deleted) is
+  // answered in its own entry; failing the whole response would tell the client that nothing
+  // was written when everything was.
+  const failedReads = new Map<number, BundleEntry>();
   for (const p of reads) {
     try {
       results.set(p.index, await dispatch(p.match, p.request, ctx));
     } catch (e) {
-      throw entryError(p.index, e);
+      const error = entryError(p.index, e);
+      failedReads.set(p.index, { response: { status: statusText(error.status), outcome: error.outcome } });
     }
   }
   return bundle(
     'transaction-response',
     parsed.map((p) => {
+      const failed = failedReads.get(p.index);
+      if (failed !== undefined) return failed;
       const result = results.get(p.index);
       return result === undefined ? { response: { status: '200 OK' } } : responseEntry(req.baseUrl, result, req.preferReturn);
     }),

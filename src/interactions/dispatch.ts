@@ -15,6 +15,7 @@ import { searchResources } from './search';
 import { updateResource } from './update';
 import { vreadResource } from './vread';
 import { batchOrTransaction } from './batch';
+import { authorize, restrictResult } from './access';
 
 /** Everything a dispatch needs beyond the request: the server context and the operation table. */
 export interface DispatchContext extends ServerContext {
@@ -37,7 +38,24 @@ export function findOperation(ctx: DispatchContext, resourceType: ResourceType, 
  * Runs the interaction a route names. Used by the HTTP layer and, for each entry, by batch and
  * transaction processing, so both paths behave identically.
  */
-export async function dispatch(match: RouteMatch, req: FhirRequest, ctx: DispatchContext): Promise<FhirResult> {
+export async function dispatch(match: RouteMatch, request: FhirRequest, ctx: DispatchContext): Promise<FhirResult> {
+  const req = await authorizeRequest(match, request, ctx);
+  return restrictResult(match, req, await run(match, req, ctx));
+}
+
+/**
+ * SPEC §6: every interaction and operation, also each Bundle entry, is authorized (interactions/
+ * access.ts) before it runs; returns the request to run (a patient's searches carry its compartment).
+ */
+export async function authorizeRequest(match: RouteMatch, request: FhirRequest, ctx: DispatchContext): Promise<FhirRequest> {
+  const operation =
+    match.interaction === 'operation' && match.resourceType !== undefined && match.operation !== undefined
+      ? findOperation(ctx, match.resourceType, match.operation)
+      : undefined;
+  return authorize(match, request, ctx.store, operation?.allowGet ?? false);
+}
+
+async function run(match: RouteMatch, req: FhirRequest, ctx: DispatchContext): Promise<FhirResult> {
   const type = (): ResourceType => required(match.resourceType, 'resource type');
   const id = (): string => required(match.id, 'resource id');
   switch (match.interaction) {

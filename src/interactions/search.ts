@@ -10,6 +10,7 @@ import { applySubsetting } from '../fhir/subsetting';
 import type { FindIds } from '../store/query';
 import { resolveChains, toStoreQuery } from '../store/query';
 import type { ResourceDocument, StoreReader } from '../store/store';
+import { assertSearchAllowed, canSee } from './access';
 import type { ServerContext } from './context';
 import type { FhirRequest, FhirResult } from './fhir-request';
 
@@ -120,13 +121,16 @@ async function includes(reader: StoreReader, request: SearchRequest, matches: re
  */
 export async function searchResources(req: FhirRequest & { resourceType: ResourceType }, ctx: ServerContext): Promise<FhirResult> {
   const now = ctx.now();
-  const parsed = parseSearchRequest(req.resourceType, req.query, { strict: req.preferHandling === 'strict' });
+  // R4 search.html#reference: an absolute URL on this server names the same resource as Type/id.
+  const parsed = parseSearchRequest(req.resourceType, req.query, { strict: req.preferHandling === 'strict', baseUrl: req.baseUrl });
+  assertSearchAllowed(req.caller, parsed);
   const request = await resolveChains(parsed, findIdsWith(ctx.store), now);
   const { documents, total } = await ctx.store.find(req.resourceType, toStoreQuery(request, now));
   const subsetting = { summary: parsed.summary, elements: parsed.elements };
   const entry: BundleEntry[] = [];
   for (const document of documents) {
-    if (document.resource === null) continue;
+    // The caller's compartment criteria already bound the matches (access.ts); this is the backstop.
+    if (document.resource === null || !canSee(req.caller, req.resourceType, document.resource, req.baseUrl)) continue;
     entry.push({
       fullUrl: `${req.baseUrl}/${req.resourceType}/${document._id}`,
       resource: applySubsetting(document.resource, subsetting),
@@ -135,7 +139,8 @@ export async function searchResources(req: FhirRequest & { resourceType: Resourc
   }
   if (parsed.summary !== 'count') {
     for (const inc of await includes(ctx.store, parsed, documents, now)) {
-      if (inc.document.resource === null) continue;
+      // SPEC §6: _include/_revinclude must not carry what the caller may not read (other patients' records).
+      if (inc.document.resource === null || !canSee(req.caller, inc.resourceType, inc.document.resource, req.baseUrl)) continue;
       entry.push({
         fullUrl: `${req.baseUrl}/${inc.resourceType}/${inc.document._id}`,
         resource: applySubsetting(inc.document.resource, subsetting),

@@ -1,6 +1,7 @@
 import type { Appointment, OperationDefinition } from 'fhir/r4';
-import { badRequest, notFound } from '../fhir/outcome';
+import { badRequest, conflict, notFound } from '../fhir/outcome';
 import { referenceKey } from '../fhir/search-index';
+import { assertMayOverride, assertOwnParticipants, assertVisibleAppointment, canSee, ownPatientReferences } from '../interactions/access';
 import type { ServerContext } from '../interactions/context';
 import type { FhirRequest, FhirResult } from '../interactions/fhir-request';
 import type { EngineResult } from '../scheduling/booking-engine';
@@ -65,7 +66,11 @@ function appointmentId(reference: string | undefined, name: string): string | un
   return key.slice('Appointment/'.length);
 }
 
-function engineResult(result: EngineResult): FhirResult {
+function engineResult(result: EngineResult, req: FhirRequest): FhirResult {
+  // An Idempotency-Key replay answers the first result: never another patient's appointment.
+  if (req.caller.kind === 'patient' && !canSee(req.caller, 'Appointment', result.appointment, req.baseUrl)) {
+    throw conflict('This Idempotency-Key was already used for another request');
+  }
   return {
     status: result.created ? 201 : 200,
     resource: result.appointment,
@@ -74,11 +79,12 @@ function engineResult(result: EngineResult): FhirResult {
   };
 }
 
-function proposalOf(input: OperationInput): { proposal?: Appointment; reference?: string } {
+function proposalOf(input: OperationInput, instanceId: string | undefined): { proposal?: Appointment; reference?: string } {
   const resource = input.resource('appointment-resource');
   if (resource !== undefined && !isAppointment(resource)) throw badRequest('appointment-resource must be an Appointment', ['Parameters.parameter'], 'value');
   const reference = appointmentId(input.string('appointment-reference'), 'appointment-reference');
-  if (resource === undefined && reference === undefined) {
+  // Appointment/{id}/$book names the held appointment in the URL: no other input is needed.
+  if (resource === undefined && reference === undefined && instanceId === undefined) {
     throw badRequest('Give appointment-resource or appointment-reference', ['Parameters.parameter'], 'required');
   }
   return { proposal: resource, reference };
@@ -90,8 +96,20 @@ function overrideReason(req: FhirRequest, input: OperationInput): string | undef
 
 async function take(req: FhirRequest, ctx: ServerContext, mode: 'hold' | 'book'): Promise<FhirResult> {
   const input = OperationInput.from(req, mode === 'hold' ? appointmentHoldDefinition : appointmentBookDefinition);
-  const { proposal, reference } = proposalOf(input);
-  const heldId = req.id ?? reference;
+  const { proposal, reference } = proposalOf(input, req.id);
+  let heldId = req.id ?? reference;
+  // A hold given back as appointment-resource (as $hold returned it) books that hold, keeping its id.
+  if (heldId === undefined && proposal?.status === 'pending' && proposal.id !== undefined) {
+    const held = await ctx.store.read('Appointment', proposal.id);
+    if ((held?.resource as Appointment | null | undefined)?.status === 'pending') heldId = proposal.id;
+  }
+  // SPEC §6: a patient-context caller holds and books only for itself, on its own appointments, without overrides.
+  const reason = overrideReason(req, input);
+  assertMayOverride(req.caller, reason);
+  const cancelAppointmentId = appointmentId(input.string('cancelled-appointment-reference'), 'cancelled-appointment-reference');
+  if (heldId !== undefined) await assertVisibleAppointment(req.caller, ctx.store, heldId, req.baseUrl);
+  if (cancelAppointmentId !== undefined) await assertVisibleAppointment(req.caller, ctx.store, cancelAppointmentId, req.baseUrl);
+  const patientReferences = ownPatientReferences(req.caller, input.strings('patient-reference'), req.baseUrl);
   let base = proposal;
   if (heldId !== undefined && proposal === undefined) {
     const doc = await ctx.store.read('Appointment', heldId);
@@ -99,19 +117,20 @@ async function take(req: FhirRequest, ctx: ServerContext, mode: 'hold' | 'book')
     base = doc.resource as Appointment;
   }
   if (base === undefined) throw badRequest('No appointment to book', ['Parameters.parameter'], 'required');
+  assertOwnParticipants(req.caller, base, req.baseUrl);
   const stored = heldId !== undefined && (base.status === 'pending' || base.id === heldId);
   const result = await ctx.engine.take({
     proposal: base,
     mode,
     appointmentId: stored ? heldId : undefined,
-    patientReferences: input.strings('patient-reference'),
+    patientReferences,
     comment: input.string('comment'),
-    cancelAppointmentId: appointmentId(input.string('cancelled-appointment-reference'), 'cancelled-appointment-reference'),
-    overrideReason: overrideReason(req, input),
+    cancelAppointmentId,
+    overrideReason: reason,
     caller: req.caller,
     idempotencyKey: req.idempotencyKey,
   });
-  return engineResult(result);
+  return engineResult(result, req);
 }
 
 export const appointmentHold: FhirOperation = {
@@ -138,6 +157,9 @@ export const appointmentReschedule: FhirOperation = {
   handle: async (req, ctx) => {
     if (req.id === undefined) throw badRequest('$reschedule is invoked on an Appointment: POST Appointment/{id}/$reschedule');
     const input = OperationInput.from(req, appointmentRescheduleDefinition);
+    const reason = overrideReason(req, input);
+    assertMayOverride(req.caller, reason);
+    await assertVisibleAppointment(req.caller, ctx.store, req.id, req.baseUrl);
     const resource = input.resource('appointment-resource');
     let proposal: Appointment;
     if (resource !== undefined) {
@@ -146,20 +168,23 @@ export const appointmentReschedule: FhirOperation = {
     } else {
       const start = input.string('start');
       if (start === undefined) throw badRequest('Give appointment-resource, or start (and end)', ['Parameters.parameter'], 'required');
+      if (Number.isNaN(Date.parse(start))) throw badRequest('start must be an instant', ['Parameters.parameter'], 'value');
       let end = input.string('end');
       if (end === undefined) {
         const doc = await ctx.store.read('Appointment', req.id);
         const current = doc?.resource as Appointment | null | undefined;
-        if (current?.start === undefined || current.end === undefined) throw badRequest('end is needed: the appointment has no duration to keep');
+        if (current === null || current === undefined) throw notFound(`Appointment/${req.id} is not known`);
+        if (current.start === undefined || current.end === undefined) throw badRequest('end is needed: the appointment has no duration to keep');
         end = new Date(Date.parse(start) + Date.parse(current.end) - Date.parse(current.start)).toISOString();
       }
       proposal = { resourceType: 'Appointment', status: 'proposed', start, end, participant: [] };
     }
+    assertOwnParticipants(req.caller, proposal, req.baseUrl);
     const result = await ctx.engine.reschedule(req.id, proposal, {
       caller: req.caller,
-      overrideReason: overrideReason(req, input),
+      overrideReason: reason,
       idempotencyKey: req.idempotencyKey,
     });
-    return engineResult(result);
+    return engineResult(result, req);
   },
 };

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { bundle } from '../fhir/bundle';
 import { badRequest } from '../fhir/outcome';
 import { DEFAULT_COUNT, parseCount, parseDateRange, parseOffset } from '../fhir/param-values';
+import { ownPatientReferences } from '../interactions/access';
 import type { ServerContext } from '../interactions/context';
 import type { FhirRequest, FhirResult } from '../interactions/fhir-request';
 import { findAppointments, proposedAppointment } from '../scheduling/find';
@@ -59,7 +60,8 @@ export async function appointmentFindHandler(req: FhirRequest, ctx: ServerContex
   const offsetText = input.string('_offset');
   const count = countText === undefined ? DEFAULT_COUNT : parseCount(countText);
   const offset = offsetText === undefined ? 0 : parseOffset(offsetText);
-  const patient = input.string('patient-reference');
+  // SPEC §6: a patient-context caller finds times only for itself (its own bookings are skipped).
+  const [patient] = ownPatientReferences(req.caller, input.strings('patient-reference'), req.baseUrl);
   const result = await findAppointments(
     ctx.store,
     {

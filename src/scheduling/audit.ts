@@ -17,6 +17,7 @@ export type AuditAction =
 
 export const AUDIT_ACTION_SYSTEM = 'https://kairos.dev/fhir/CodeSystem/audit-action';
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
+const AGENT_REFERENCE = /^(Practitioner|PractitionerRole|Patient|RelatedPerson|Device|Organization)\/[A-Za-z0-9\-.]{1,64}$/;
 
 export interface AuditInput {
   action: AuditAction;
@@ -65,7 +66,16 @@ export function auditEvent(input: AuditInput): AuditEvent {
     recorded: new Date(input.now).toISOString(),
     // R4 AuditEvent.outcome: 0 success, 4 minor failure.
     outcome: input.outcome === 'success' ? '0' : '4',
-    agent: [{ who: { display: input.agent }, altId: input.agent, requestor: input.agent !== 'kairos' }],
+    // Searchable as `altid` and `agent-name`; a subject that is a FHIR reference (e.g. a SMART
+    // `fhirUser` of Practitioner/x) is also the `who` reference, so `agent=` finds it.
+    agent: [
+      {
+        who: AGENT_REFERENCE.test(input.agent) ? { reference: input.agent, display: input.agent } : { display: input.agent },
+        altId: input.agent,
+        name: input.agent,
+        requestor: input.agent !== 'kairos',
+      },
+    ],
     source: { observer: { display: 'Kairos' } },
     entity,
   };

@@ -1,6 +1,6 @@
 import type { Appointment, AppointmentParticipant, Extension, Reference, Schedule, Slot } from 'fhir/r4';
 import { businessRule, conflict, notFound, unprocessable } from '../fhir/outcome';
-import type { ResourceType, StoredFhirResource } from '../fhir/resource-types';
+import type { StoredFhirResource } from '../fhir/resource-types';
 import { referenceKey } from '../fhir/search-index';
 import type { Caller } from '../interactions/fhir-request';
 import { newId } from '../store/resource-write';
@@ -25,6 +25,7 @@ import {
   parseAvailability,
   parseBlockedBy,
   parseBookingPolicy,
+  parseHoldExpires,
 } from './availability';
 import type { BookingPolicy } from './availability';
 import type { AppointmentStatus } from './lifecycle';
@@ -273,14 +274,25 @@ export class BookingEngine {
       policy ??= parseBookingPolicy(schedule);
     }
     if (schedules.length === 0) buffer = parseAppointmentBuffer(proposal) ?? 0;
-    // Every covered Slot must be free, or already held by one of the appointments being replaced.
+    // Every covered Slot must be free, or made busy only by the appointments being replaced (a Slot
+    // a client marked busy by hand, with no appointment behind it, is not ours to take).
     const ownRefs = ownIds.map((id) => `Appointment/${id}`);
+    const ownSlots = new Set<string>();
+    for (const id of ownIds) {
+      const own = (await ws.get('Appointment', id)) as Appointment | undefined;
+      if (own !== undefined && isActiveStatus(own.status)) for (const r of own.slot ?? []) ownSlots.add(refKey(r) ?? '');
+    }
     for (const slot of slots) {
       if (slot.status === 'free') continue;
       const users = ((await ws.find('Appointment', activeAppointmentsUsingSlots([`Slot/${slot.id}`], ownIds))) as Appointment[]).filter((a) =>
         isActiveStatus(a.status),
       );
-      const mine = (slot.status === 'busy' || slot.status === 'busy-tentative') && users.length === 0 && parseBlockedBy(slot).every((r) => ownRefs.includes(r));
+      const blockedBy = parseBlockedBy(slot);
+      const mine =
+        (slot.status === 'busy' || slot.status === 'busy-tentative') &&
+        users.length === 0 &&
+        blockedBy.every((r) => ownRefs.includes(r)) &&
+        (ownSlots.has(`Slot/${slot.id}`) || blockedBy.length > 0);
       if (!mine) throw conflict(`Slot/${slot.id} is not free (status ${slot.status})`, ['Appointment.slot']);
     }
     // The invariant: no exclusive actor in two overlapping active appointments (SPEC §4.5).
@@ -390,6 +402,21 @@ export class BookingEngine {
     }
   }
 
+  /**
+   * The participants of a REST-written appointment plus every exclusive actor of its Slots'
+   * schedules: the actor index (`_block`) is built from participants, so an actor left out would
+   * not be seen as busy by the next booking.
+   */
+  private static withScheduleActors(incoming: Appointment, time: TimeTaken): AppointmentParticipant[] {
+    const participants = [...(incoming.participant ?? [])];
+    const named = new Set(participants.map((p) => refKey(p.actor)));
+    const status: AppointmentParticipant['status'] = incoming.status === 'pending' ? 'needs-action' : 'accepted';
+    for (const actor of time.actors) {
+      if (!named.has(actor)) participants.push({ actor: { reference: actor }, required: 'required', status });
+    }
+    return participants;
+  }
+
   private static participantsFor(proposal: Appointment, time: TimeTaken, patients: readonly string[], status: AppointmentStatus): AppointmentParticipant[] {
     const participantStatus: AppointmentParticipant['status'] = status === 'booked' ? 'accepted' : 'needs-action';
     const participants: AppointmentParticipant[] = [];
@@ -477,7 +504,11 @@ export class BookingEngine {
         ? { ...existing, ...request.proposal, slot: existing.slot, start: existing.start, end: existing.end }
         : request.proposal;
       const time = await this.resolveTime(ws, proposal, ownIds, locked);
-      overrideUsed = BookingEngine.checkPolicy(this.bookingPolicyViolations(time, now), request) || overrideUsed;
+      // A live hold already passed the policy when it was taken: confirming it within its TTL keeps
+      // the time it reserved (else a hold taken at exactly the minimum notice could never be booked).
+      const confirmsHold =
+        existing !== undefined && existing.status === 'pending' && parseHoldExpires(existing) !== undefined && sameTime(existing, proposal);
+      if (!confirmsHold) overrideUsed = BookingEngine.checkPolicy(this.bookingPolicyViolations(time, now), request) || overrideUsed;
       if (request.cancelAppointmentId !== undefined) {
         const old = (await ws.get('Appointment', request.cancelAppointmentId)) as Appointment & { id: string };
         ws.put('Appointment', old.id, { ...old, status: 'cancelled', cancelationReason: { text: 'rescheduled' } } as StoredFhirResource, 'PUT');
@@ -693,7 +724,10 @@ export class BookingEngine {
         overrideUsed = await this.cancelNoticeCheck(ws, current, now, actor);
       }
       let stored: Appointment = { ...incoming };
-      if (wasActive && current !== undefined && !(willBeActive && sameTime(current, incoming))) {
+      // SPEC §4.5 frees time on cancel, no-show and entered-in-error; a fulfilled appointment used
+      // its time, so its Slots stay busy.
+      const keepsSlots = incoming.status === 'fulfilled';
+      if (wasActive && current !== undefined && !keepsSlots && !(willBeActive && sameTime(current, incoming))) {
         await this.release(ws, current, [id]);
       }
       if (willBeActive) {
@@ -702,7 +736,7 @@ export class BookingEngine {
         if (newTime) overrideUsed = BookingEngine.checkPolicy(this.bookingPolicyViolations(time, now), actor) || overrideUsed;
         const extension = withoutExtensions(incoming.extension, [APPOINTMENT_BUFFER_URL]);
         if (time.buffer > 0) extension.push(appointmentBufferExtension(time.buffer));
-        stored = { ...incoming };
+        stored = { ...incoming, participant: BookingEngine.withScheduleActors(incoming, time) };
         if (extension.length > 0) stored.extension = extension;
         else delete stored.extension;
         if (stored.start === undefined) {

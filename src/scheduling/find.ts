@@ -102,12 +102,18 @@ async function actorIsActive(store: Store, key: string, cache: Map<string, boole
 }
 
 /** Runs of contiguous free slots, as proposals of `duration` starting at every slot boundary. */
-function proposalsOf(slots: readonly SlotR[], durationMs: number | undefined, lo: number, hi: number): Array<{ start: number; end: number; slots: SlotR[] }> {
+function proposalsOf(
+  slots: readonly SlotR[],
+  durationMs: number | undefined,
+  lo: number,
+  hi: number,
+  lastStart: number,
+): Array<{ start: number; end: number; slots: SlotR[] }> {
   const out: Array<{ start: number; end: number; slots: SlotR[] }> = [];
   const times = slots.map((s) => ({ start: Date.parse(s.start), end: Date.parse(s.end) }));
   for (let i = 0; i < slots.length; i++) {
     const first = times[i];
-    if (first === undefined || first.start < lo) continue;
+    if (first === undefined || first.start < lo || first.start > lastStart) continue;
     const need = durationMs ?? first.end - first.start;
     const end = first.start + need;
     if (end > hi) continue;
@@ -189,9 +195,12 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
   if (service !== undefined) schedules = schedules.filter((s) => offersService(s, service));
 
   const activeCache = new Map<string, boolean>();
-  const policyWindow = (policy: BookingPolicy | undefined): { lo: number; hi: number } => ({
+  // SPEC §4.2: the notice and the window bound where a booking starts (as the engine checks them);
+  // the proposal itself must fit in the requested [start, end).
+  const policyWindow = (policy: BookingPolicy | undefined): { lo: number; hi: number; lastStart: number } => ({
     lo: Math.max(request.start, now + (policy?.minNoticeMinutes ?? 0) * MINUTE),
-    hi: Math.min(request.end, policy?.bookingWindowDays === undefined ? request.end : now + policy.bookingWindowDays * DAY),
+    hi: request.end,
+    lastStart: policy?.bookingWindowDays === undefined ? request.end : now + policy.bookingWindowDays * DAY,
   });
   const servicePolicy = service === undefined ? undefined : parseBookingPolicy(service);
 
@@ -241,7 +250,7 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
     for (const actor of actors) if (!(await actorIsActive(store, actor, activeCache))) allActive = false;
     if (!allActive) continue;
     const window = policyWindow(parseBookingPolicy(schedule) ?? servicePolicy);
-    if (!(window.lo < window.hi)) continue;
+    if (!(window.lo < window.hi) || window.lastStart < window.lo) continue;
     const { documents } = await store.find('Slot', slotsOverlapping([`Schedule/${schedule.id}`], window.lo, window.hi, ['free']));
     const slots = documents.flatMap((d) => (d.resource === null ? [] : [d.resource as SlotR]));
     // A joint schedule whose own Location has the right type needs no extra room.
@@ -255,7 +264,7 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
       }
     }
     if (needsRoom && roomType !== undefined) rooms ??= await loadRooms(roomType);
-    for (const p of proposalsOf(slots, durationMs, window.lo, window.hi)) {
+    for (const p of proposalsOf(slots, durationMs, window.lo, window.hi, window.lastStart)) {
       if (patientBusy.some((b) => b.start < p.end && b.end > p.start)) continue;
       const proposal: Proposal = { start: p.start, end: p.end, slots: p.slots, actors: [...actors], schedule, service };
       if (needsRoom) {
@@ -278,6 +287,22 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
   return { total: proposals.length, proposals: proposals.slice(request.offset, request.offset + request.count) };
 }
 
+/**
+ * An instant written with the same UTC offset as the Slots it comes from (generated Slots carry
+ * their schedule's local offset), so `start` and `end` of a proposal read alike.
+ */
+function instantText(instant: number, slots: readonly Slot[]): string {
+  for (const s of slots) {
+    if (Date.parse(s.start) === instant) return s.start;
+    if (Date.parse(s.end) === instant) return s.end;
+  }
+  const sample = slots[0]?.start;
+  const zone = sample === undefined ? undefined : /([+-])(\d{2}):(\d{2})$/.exec(sample);
+  if (zone === null || zone === undefined) return new Date(instant).toISOString().replace('.000Z', 'Z');
+  const offset = (zone[1] === '-' ? -1 : 1) * (Number(zone[2]) * 60 + Number(zone[3])) * MINUTE;
+  return `${new Date(instant + offset).toISOString().slice(0, 19)}${zone[0]}`;
+}
+
 /** The proposed Appointment for one proposal (SPEC §4.6 $find output). */
 export function proposedAppointment(p: Proposal, patient: string | undefined): Appointment {
   const participant: AppointmentParticipant[] = p.actors.map((a) => ({ actor: { reference: a }, required: 'required', status: 'needs-action' }));
@@ -285,8 +310,8 @@ export function proposedAppointment(p: Proposal, patient: string | undefined): A
   const appointment: Appointment = {
     resourceType: 'Appointment',
     status: 'proposed',
-    start: p.slots[0]?.start === undefined || Date.parse(p.slots[0].start) !== p.start ? new Date(p.start).toISOString() : p.slots[0].start,
-    end: new Date(p.end).toISOString(),
+    start: instantText(p.start, p.slots),
+    end: instantText(p.end, p.slots),
     minutesDuration: Math.round((p.end - p.start) / MINUTE),
     slot: p.slots.map((s) => ({ reference: `Slot/${s.id}` })),
     participant,

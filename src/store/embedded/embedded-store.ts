@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Query } from 'mingo';
 import { conflict } from '../../fhir/outcome';
 import { RESOURCE_TYPES } from '../../fhir/resource-types';
-import type { ResourceType } from '../../fhir/resource-types';
+import type { ResourceType, StoredFhirResource } from '../../fhir/resource-types';
 import type {
   HistoryEntry,
   HistoryQuery,
@@ -18,8 +18,8 @@ import type {
   StoreReader,
   TransactionPlan,
 } from '../store';
-import { appendPosition, freezeSearchIndex, freezeSortKeys, historyPositions, StringPool, toResourceDocument } from './entry';
-import type { Entry, WriteRecord } from './entry';
+import { appendPosition, currentPosition, filterView, freezeSortKeys, historyPositions, parseSearchIndex, toResourceDocument } from './entry';
+import type { Entry, WriteMeta } from './entry';
 import { HistoryLog } from './history-log';
 import { INDEXED_PARAMETERS, TypeIndexes } from './indexes';
 import { encodeRecord, JournalWriter, listSegments, packLocation, scanSegment, segmentFileName, unpackLocation } from './journal';
@@ -29,7 +29,7 @@ import { planQuery } from './query-planner';
 import { listSnapshots, loadSnapshot, removeTemporaryFiles, snapshotFileName, writeSnapshot } from './snapshot';
 import type { SnapshotCapture } from './snapshot';
 import { effectiveSort, sortPage } from './sort';
-import { decodeWriteLine, encodeWriteLine } from './write-codec';
+import { decodeWriteMeta, decodeWriteResource, encodeWrite } from './write-codec';
 
 /**
  * The embedded store (SPEC §2): no server, one process, everything under `dataDir`.
@@ -77,7 +77,6 @@ export interface EmbeddedStore extends Store {
 }
 
 const DEFAULT_SNAPSHOT_EVERY_BYTES = 64 * 1024 * 1024;
-const EMPTY_INDEX: SearchIndex = Object.freeze({});
 const EMPTY_SORT_KEYS: SortKeys = Object.freeze({});
 
 class TypeState {
@@ -92,7 +91,6 @@ class TypeState {
 
 /** Everything recovered into memory: documents, indexes and history locations per type. */
 class StoreState {
-  readonly pool = new StringPool();
   readonly types = new Map<ResourceType, TypeState>(RESOURCE_TYPES.map((t) => [t, new TypeState(t)]));
 
   of(type: ResourceType): TypeState {
@@ -101,26 +99,41 @@ class StoreState {
     return state;
   }
 
-  /** Makes `record` the current version; `location`/`length` is where its write line is in the journal. */
-  apply(record: WriteRecord, location: number, length: number): void {
+  /**
+   * Makes `record` the current version; `location`/`length` is where its write line is in the
+   * journal. `s` is `record.searchJson` parsed, when the caller has it already.
+   */
+  apply(record: WriteMeta, location: number, length: number, s?: SearchIndex): void {
     const state = this.of(record.resourceType);
     const previous = state.entries.get(record.id);
     const id = previous?._id ?? record.id;
     const position = state.history.push(id, record.versionId, record.lastUpdated, location, length);
-    if (previous !== undefined && !previous.deleted) state.indexes.remove(previous);
-    const deleted = record.json === null;
-    const entry: Entry = {
+    if (previous !== undefined && !previous.deleted) state.indexes.remove(id, parseSearchIndex(previous));
+    this.install(state, {
       _id: id,
       versionId: record.versionId,
       lastUpdated: record.lastUpdated,
-      deleted,
-      s: deleted ? EMPTY_INDEX : freezeSearchIndex(record.s, this.pool),
-      o: deleted ? EMPTY_SORT_KEYS : freezeSortKeys(record.o, this.pool),
-      json: record.json,
+      deleted: record.deleted,
+      searchJson: record.searchJson,
+      o: record.deleted ? EMPTY_SORT_KEYS : freezeSortKeys(record.o),
       h: appendPosition(previous?.h, position),
-    };
-    state.entries.set(id, entry);
-    if (!deleted) state.indexes.add(entry);
+    }, record.deleted ? undefined : (s ?? JSON.parse(record.searchJson)));
+  }
+
+  /** Stores an entry (ranges derived from `s`) and indexes it unless it is a tombstone. */
+  install(state: TypeState, entry: Omit<Entry, 'ranges'>, s: SearchIndex | undefined): void {
+    // Spelled out, not `{ ...entry, ranges }`: V8 gives spread copies a far larger layout (~430 vs ~110 bytes).
+    state.entries.set(entry._id, {
+      _id: entry._id,
+      versionId: entry.versionId,
+      lastUpdated: entry.lastUpdated,
+      deleted: entry.deleted,
+      searchJson: entry.searchJson,
+      o: entry.o,
+      ranges: s === undefined ? undefined : state.indexes.rangesOf(s),
+      h: entry.h,
+    });
+    if (s !== undefined) state.indexes.add(entry._id, s);
   }
 }
 
@@ -129,25 +142,6 @@ function mentionsResource(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(mentionsResource);
   if (typeof value !== 'object' || value === null) return false;
   return Object.entries(value).some(([key, v]) => key === 'resource' || key.startsWith('resource.') || mentionsResource(v));
-}
-
-function mingoView(entry: Entry, withResource: boolean): Record<string, unknown> {
-  if (!withResource) return entry;
-  const { _id, versionId, lastUpdated, deleted, resource, s, o } = toResourceDocument(entry);
-  return { _id, versionId, lastUpdated, deleted, resource, s, o };
-}
-
-function toRecord(write: ResourceWrite): WriteRecord {
-  return {
-    resourceType: write.resourceType,
-    id: write.id,
-    versionId: write.versionId,
-    lastUpdated: write.lastUpdated,
-    method: write.method,
-    s: write.resource === null ? {} : write.s,
-    o: write.resource === null ? {} : write.o,
-    json: write.resource === null ? null : JSON.stringify(write.resource),
-  };
 }
 
 /** Loads the newest usable snapshot and replays the journal after it. */
@@ -178,7 +172,7 @@ function recover(dir: string): { state: StoreState; segment: number; segmentByte
     for (const [i, n] of toReplay.entries()) {
       const file = path.join(dir, segmentFileName(n));
       const { validBytes, fileBytes } = scanSegment(file, (lines) => {
-        for (const line of lines) state.apply(decodeWriteLine(line.bytes), packLocation(n, line.offset), line.bytes.length);
+        for (const line of lines) state.apply(decodeWriteMeta(line.bytes), packLocation(n, line.offset), line.bytes.length);
       });
       if (validBytes < fileBytes) {
         if (i !== toReplay.length - 1) throw new Error(`embedded store: journal segment ${file} is corrupt at byte ${validBytes}`);
@@ -214,18 +208,19 @@ function loadSnapshotInto(state: StoreState, file: string): number {
     document(d) {
       const typeState = state.of(d.resourceType);
       for (const p of historyPositions(d.h)) typeState.history.setId(p, d.id);
-      const entry: Entry = {
-        _id: d.id,
-        versionId: d.versionId,
-        lastUpdated: d.lastUpdated,
-        deleted: d.deleted,
-        s: d.deleted ? EMPTY_INDEX : freezeSearchIndex(d.s, state.pool),
-        o: d.deleted ? EMPTY_SORT_KEYS : freezeSortKeys(d.o, state.pool),
-        json: d.json,
-        h: d.h,
-      };
-      typeState.entries.set(d.id, entry);
-      if (!d.deleted) typeState.indexes.add(entry);
+      state.install(
+        typeState,
+        {
+          _id: d.id,
+          versionId: d.versionId,
+          lastUpdated: d.lastUpdated,
+          deleted: d.deleted,
+          searchJson: d.searchJson,
+          o: d.deleted ? EMPTY_SORT_KEYS : freezeSortKeys(d.o),
+          h: d.h,
+        },
+        d.deleted ? undefined : JSON.parse(d.searchJson),
+      );
     },
   });
   return segment;
@@ -267,8 +262,9 @@ class EmbeddedStoreImpl implements EmbeddedStore {
 
   async read(resourceType: ResourceType, id: string): Promise<ResourceDocument | undefined> {
     this.assertReadable();
-    const entry = this.state.of(resourceType).entries.get(id);
-    return entry === undefined ? undefined : toResourceDocument(entry);
+    const state = this.state.of(resourceType);
+    const entry = state.entries.get(id);
+    return entry === undefined ? undefined : this.document(state, entry);
   }
 
   /** Reads stay possible while close() drains the writes queued before it. */
@@ -281,7 +277,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
     const state = this.state.of(resourceType);
     const plan = planQuery(query.filter, {
       indexes: state.indexes,
-      isLive: (id) => state.entries.get(id)?.deleted === false,
+      entry: (id) => state.entries.get(id),
     });
     const residual = plan.residual.length > 0 ? new Query({ $and: plan.residual }) : undefined;
     const withResource = residual !== undefined && mentionsResource(plan.residual);
@@ -289,7 +285,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
     const consider = (entry: Entry): void => {
       if (entry.deleted) return;
       for (const check of plan.checks) if (!check(entry)) return;
-      if (residual !== undefined && !residual.test(mingoView(entry, withResource))) return;
+      if (residual !== undefined && !residual.test(withResource ? { ...this.document(state, entry) } : filterView(entry))) return;
       matches.push(entry);
     };
     if (plan.driver === undefined) {
@@ -301,8 +297,11 @@ class EmbeddedStoreImpl implements EmbeddedStore {
       }
     }
     const skip = query.skip ?? 0;
-    const page = query.limit === 0 || skip >= matches.length ? [] : sortPage(matches, effectiveSort(query.sort), skip, query.limit);
-    const result: StoreFindResult = { documents: page.map(toResourceDocument) };
+    const page =
+      query.limit === 0 || skip >= matches.length
+        ? []
+        : sortPage(matches, effectiveSort(query.sort), skip, query.limit, (entry) => this.resourceOf(state, entry));
+    const result: StoreFindResult = { documents: page.map((entry) => this.document(state, entry)) };
     if (query.count === true) result.total = matches.length;
     return result;
   }
@@ -330,7 +329,29 @@ class EmbeddedStoreImpl implements EmbeddedStore {
     return { entries: page.positions.map((p) => this.readVersion(state, p)), total: page.total };
   }
 
+  private document(state: TypeState, entry: Entry): ResourceDocument {
+    return toResourceDocument(entry, this.resourceOf(state, entry));
+  }
+
+  /** The current resource, read from its journal line (a fresh object on every call). */
+  private resourceOf(state: TypeState, entry: Entry): StoredFhirResource | null {
+    return entry.deleted ? null : decodeWriteResource(this.readLine(state, currentPosition(entry.h)));
+  }
+
   private readVersion(state: TypeState, position: number): HistoryEntry {
+    const bytes = this.readLine(state, position);
+    const meta = decodeWriteMeta(bytes);
+    return {
+      resourceType: meta.resourceType,
+      id: meta.id,
+      versionId: meta.versionId,
+      lastUpdated: meta.lastUpdated,
+      method: meta.method,
+      resource: meta.deleted ? null : decodeWriteResource(bytes),
+    };
+  }
+
+  private readLine(state: TypeState, position: number): Buffer {
     const { location, length } = state.history.locationAt(position);
     const { segment, offset } = unpackLocation(location);
     let fd = this.readFds.get(segment);
@@ -345,15 +366,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
       if (n === 0) throw new Error(`embedded store: history of ${state.type} points past the end of ${segmentFileName(segment)}`);
       read += n;
     }
-    const record = decodeWriteLine(bytes);
-    return {
-      resourceType: record.resourceType,
-      id: record.id,
-      versionId: record.versionId,
-      lastUpdated: record.lastUpdated,
-      method: record.method,
-      resource: record.json === null ? null : JSON.parse(record.json),
-    };
+    return bytes;
   }
 
   commit(writes: ResourceWrite[]): Promise<void> {
@@ -372,8 +385,8 @@ class EmbeddedStoreImpl implements EmbeddedStore {
       const { writes, result: value } = await plan();
       if (writes.length === 0) return { result: value, seq: 0 };
       this.checkVersions(writes);
-      const records = writes.map(toRecord);
-      const lines = records.map(encodeWriteLine);
+      const encoded = writes.map(encodeWrite);
+      const lines = encoded.map((e) => e.line);
       const { record, lineOffsets } = encodeRecord(lines);
       let appended: { seq: number; offset: number };
       try {
@@ -383,8 +396,9 @@ class EmbeddedStoreImpl implements EmbeddedStore {
         throw e;
       }
       const segment = this.journal.segment;
-      records.forEach((r, i) => {
-        this.state.apply(r, packLocation(segment, appended.offset + (lineOffsets[i] ?? 0)), lines[i]?.length ?? 0);
+      encoded.forEach(({ line, meta }, i) => {
+        const write = writes[i];
+        this.state.apply(meta, packLocation(segment, appended.offset + (lineOffsets[i] ?? 0)), line.length, write?.s);
       });
       return { result: value, seq: appended.seq };
     });

@@ -1,52 +1,81 @@
-import type { ResourceType } from '../../fhir/resource-types';
-import type { IndexValue, ResourceDocument, SearchIndex, SortKeys, WriteMethod } from '../store';
+import type { ResourceType, StoredFhirResource } from '../../fhir/resource-types';
+import type { ResourceDocument, SearchIndex, SortKeys, WriteMethod } from '../store';
 
 /**
- * The in-memory form of a current document. Entries are immutable (every write replaces the
- * entry), which is what lets a snapshot be written in the background from a captured list of
- * entries. The resource is kept as its JSON text: about a third of the heap an object tree
- * takes, and parsing it on the way out gives every caller its own copy. Filters only address
- * `_id`, `s.*` and `o.*` (store.ts StoreQuery), so mingo evaluates entries directly.
+ * The in-memory form of a current document: what search needs, and no more (SPEC: 1,000,000
+ * Slots in 1.5 GB, so ~700 bytes of heap per Slot).
+ * - The resource stays on disk, in the journal line of its current version (the last of `h`), and
+ *   is read and parsed when a document is returned, so every caller gets its own copy.
+ * - The search values are kept as their JSON text: a Slot's `s` as objects costs ~700 bytes
+ *   (arrays, range objects, boxed numbers), as text ~350, and repeated strings (references,
+ *   `system|code` keys) are then not separate heap objects at all. The indexes hold what lookups
+ *   need; the text is parsed only to evaluate a residual filter, to sort on an `s.*` path, or to
+ *   return the document (a fresh copy each time).
+ * - `ranges` keeps the date-indexed ranges as plain numbers, so checking a date clause on a
+ *   candidate needs no parsing.
+ * Entries are immutable (every write replaces the entry), which lets a snapshot be written in the
+ * background from a captured list.
  */
-// A type alias (not an interface) so that an Entry is assignable to mingo's `Record<string, unknown>`.
-export type Entry = {
+export interface Entry {
   readonly _id: string;
   readonly versionId: number;
   readonly lastUpdated: number;
   readonly deleted: boolean;
-  /** Deep-frozen: returned to callers as is. */
-  readonly s: SearchIndex;
+  /** `s` (store.ts SearchIndex) as JSON text; `{}` for a tombstone. */
+  readonly searchJson: string;
   /** Frozen: returned to callers as is. */
   readonly o: SortKeys;
-  /** The resource's JSON; null for a tombstone. */
-  readonly json: string | null;
+  /** Date-indexed ranges as triples [date index slot, lo, hi, …] (indexes.ts); undefined when none. */
+  readonly ranges: readonly number[] | undefined;
   /** This resource's versions as positions in its type's HistoryLog, oldest first (a number when there is one). */
   readonly h: number | readonly number[];
-};
+}
 
-/** What the journal and snapshot record for one version (write lines, see write-codec.ts). */
-export interface WriteRecord {
+/** One version as the journal records it (a write line, see write-codec.ts), without its resource. */
+export interface WriteMeta {
   resourceType: ResourceType;
   id: string;
   versionId: number;
   lastUpdated: number;
   method: WriteMethod;
-  s: SearchIndex;
+  /** `s` as JSON text. */
+  searchJson: string;
   o: SortKeys;
-  /** The resource's JSON, or null for a delete. */
-  json: string | null;
+  deleted: boolean;
 }
 
-export function toResourceDocument(entry: Entry): ResourceDocument {
+export function parseSearchIndex(entry: Entry): SearchIndex {
+  const s: SearchIndex = JSON.parse(entry.searchJson);
+  return s;
+}
+
+export function toResourceDocument(entry: Entry, resource: StoredFhirResource | null): ResourceDocument {
   return {
     _id: entry._id,
     versionId: entry.versionId,
     lastUpdated: entry.lastUpdated,
     deleted: entry.deleted,
-    resource: entry.json === null ? null : JSON.parse(entry.json),
-    s: entry.s,
+    resource,
+    s: parseSearchIndex(entry),
     o: entry.o,
   };
+}
+
+/** What mingo evaluates a residual filter on: the ResourceDocument fields filters address. */
+export function filterView(entry: Entry): Record<string, unknown> {
+  return {
+    _id: entry._id,
+    versionId: entry.versionId,
+    lastUpdated: entry.lastUpdated,
+    deleted: entry.deleted,
+    s: parseSearchIndex(entry),
+    o: entry.o,
+  };
+}
+
+/** The history position of the entry's current version. */
+export function currentPosition(h: Entry['h']): number {
+  return typeof h === 'number' ? h : (h[h.length - 1] ?? -1);
 }
 
 export function historyPositions(h: Entry['h']): readonly number[] {
@@ -55,47 +84,16 @@ export function historyPositions(h: Entry['h']): readonly number[] {
 
 export function appendPosition(h: Entry['h'] | undefined, position: number): Entry['h'] {
   if (h === undefined) return position;
-  return typeof h === 'number' ? [h, position] : [...h, position];
+  return typeof h === 'number' ? [h, position] : h.concat(position);
 }
 
-/**
- * Shares one string instance per distinct value. References (`Schedule/s1`), status codes and
- * `system|code` keys repeat across hundreds of thousands of documents; without this each parsed
- * document would hold its own copies.
- */
-export class StringPool {
-  private readonly pool = new Map<string, string>();
-
-  intern(value: string): string {
-    // Long strings are rarely repeated (free text); keep the pool for the short, repetitive ones.
-    if (value.length > 128) return value;
-    const known = this.pool.get(value);
-    if (known !== undefined) return known;
-    this.pool.set(value, value);
-    return value;
-  }
-}
-
-function copyIndexValue(value: IndexValue, pool: StringPool): IndexValue {
-  if (typeof value === 'string') return pool.intern(value);
-  if (typeof value === 'number') return value;
-  if ('a' in value) return Object.freeze({ a: pool.intern(value.a), lo: value.lo, hi: value.hi });
-  return Object.freeze({ lo: value.lo, hi: value.hi });
-}
-
-/** A deep-frozen, interned copy of a search index, independent of the caller's object. */
-export function freezeSearchIndex(s: SearchIndex, pool: StringPool): SearchIndex {
-  const copy: SearchIndex = {};
-  for (const [code, values] of Object.entries(s)) {
-    const frozen = values.map((v) => copyIndexValue(v, pool));
-    Object.freeze(frozen);
-    copy[code] = frozen;
-  }
-  return Object.freeze(copy);
-}
-
-export function freezeSortKeys(o: SortKeys, pool: StringPool): SortKeys {
+/** A frozen copy of the sort keys, independent of the caller's object. */
+export function freezeSortKeys(o: SortKeys): SortKeys {
+  // A loop, not `{ ...o }`: V8 lays spread copies out far larger (~225 vs ~95 bytes here).
   const copy: SortKeys = {};
-  for (const [code, value] of Object.entries(o)) copy[code] = typeof value === 'string' ? pool.intern(value) : value;
+  for (const key of Object.keys(o)) {
+    const value = o[key];
+    if (value !== undefined) copy[key] = value;
+  }
   return Object.freeze(copy);
 }

@@ -1,7 +1,6 @@
 import BTree from 'sorted-btree';
 import type { ResourceType } from '../../fhir/resource-types';
-import type { IndexValue } from '../store';
-import type { Entry } from './entry';
+import type { IndexValue, SearchIndex } from '../store';
 
 /**
  * Which search values the embedded store indexes in memory, per type. Everything else is still
@@ -14,14 +13,26 @@ export interface IndexSpec {
   readonly hash: readonly string[];
   readonly date: readonly string[];
   readonly block: boolean;
+  /**
+   * Date codes also indexed per value of a hash code, for the queries that name both (the
+   * Slots of one schedule in a window, the appointments of one actor on a day): each value gets
+   * its own small tree, so the answer costs its size, not the size of either index alone.
+   */
+  readonly compound?: ReadonlyArray<{ readonly hash: string; readonly date: string }>;
 }
 
 export const INDEXED_PARAMETERS: Readonly<Record<ResourceType, IndexSpec>> = {
-  Slot: { hash: ['schedule', 'status', 'identifier'], date: ['start', 'end'], block: false },
+  Slot: {
+    hash: ['schedule', 'status', 'identifier'],
+    date: ['start', 'end'],
+    block: false,
+    compound: [{ hash: 'schedule', date: 'start' }],
+  },
   Appointment: {
     hash: ['actor', 'patient', 'practitioner', 'location', 'slot', 'status', 'identifier'],
     date: ['date', 'end'],
     block: true,
+    compound: [{ hash: 'actor', date: 'date' }],
   },
   Schedule: { hash: ['actor', 'active', 'identifier'], date: [], block: false },
   Patient: { hash: ['identifier'], date: [], block: false },
@@ -72,6 +83,9 @@ export class DateIndex {
   minSpan = Infinity;
   maxSpan = -Infinity;
 
+  /** `slot`: this index's number in entry `ranges` triples. */
+  constructor(readonly slot: number) {}
+
   add(lo: number, hi: number, id: string): void {
     const span = hi - lo;
     if (span < this.minSpan) this.minSpan = span;
@@ -98,45 +112,116 @@ export class DateIndex {
   }
 }
 
+/**
+ * A date code's `lo` per value of a hash code (IndexSpec `compound`). Values are ids (an array
+ * when several share a `lo`); the exact check on `hi` uses the entry's `ranges`.
+ */
+export class CompoundIndex {
+  readonly trees = new Map<string, BTree<number, string | string[]>>();
+
+  constructor(
+    readonly hashCode: string,
+    readonly date: DateIndex,
+    readonly dateCode: string,
+  ) {}
+
+  add(key: string, lo: number, id: string): void {
+    let tree = this.trees.get(key);
+    if (tree === undefined) {
+      tree = new BTree<number, string | string[]>();
+      this.trees.set(key, tree);
+    }
+    const present = tree.get(lo);
+    if (present === undefined) tree.set(lo, id);
+    else if (typeof present === 'string') tree.set(lo, [present, id]);
+    else present.push(id);
+  }
+
+  remove(key: string, lo: number, id: string): void {
+    const tree = this.trees.get(key);
+    const present = tree?.get(lo);
+    if (tree === undefined || present === undefined) return;
+    if (typeof present === 'string') {
+      if (present === id) tree.delete(lo);
+    } else {
+      const i = present.indexOf(id);
+      if (i >= 0) present.splice(i, 1);
+      const [only] = present;
+      if (present.length === 1 && only !== undefined) tree.set(lo, only);
+    }
+    if (tree.size === 0) this.trees.delete(key);
+  }
+}
+
 /** The in-memory indexes of one resource type, kept in step with its live (non-deleted) entries. */
 export class TypeIndexes {
   readonly hash = new Map<string, HashIndex>();
   readonly date = new Map<string, DateIndex>();
   readonly block: HashIndex | undefined;
+  readonly compound: CompoundIndex[] = [];
 
   constructor(spec: IndexSpec) {
     for (const code of spec.hash) this.hash.set(code, new HashIndex());
-    for (const code of spec.date) this.date.set(code, new DateIndex());
+    spec.date.forEach((code, slot) => this.date.set(code, new DateIndex(slot)));
     this.block = spec.block ? new HashIndex() : undefined;
+    for (const { hash, date } of spec.compound ?? []) {
+      const dateIndex = this.date.get(date);
+      if (dateIndex !== undefined) this.compound.push(new CompoundIndex(hash, dateIndex, date));
+    }
   }
 
-  add(entry: Entry): void {
-    this.update(entry, true);
+  /** The date-indexed ranges of `s` as [slot, lo, hi] triples (entry.ts `ranges`). */
+  rangesOf(s: SearchIndex): number[] | undefined {
+    let ranges: number[] | undefined;
+    for (const [code, index] of this.date) {
+      for (const value of s[code] ?? []) {
+        if (!isRange(value)) continue;
+        ranges ??= [];
+        ranges.push(index.slot, value.lo, value.hi);
+      }
+    }
+    // slice(): an array grown by push keeps spare capacity (~250 vs ~100 bytes for one Slot).
+    return ranges?.slice();
   }
 
-  remove(entry: Entry): void {
-    this.update(entry, false);
+  /** Indexes a live document `id` whose search values are `s`. */
+  add(id: string, s: SearchIndex): void {
+    this.update(id, s, true);
   }
 
-  private update(entry: Entry, adding: boolean): void {
-    const id = entry._id;
+  /** Undoes `add(id, s)` (same values). */
+  remove(id: string, s: SearchIndex): void {
+    this.update(id, s, false);
+  }
+
+  private update(id: string, s: SearchIndex, adding: boolean): void {
     for (const [code, index] of this.hash) {
-      for (const value of entry.s[code] ?? []) {
+      for (const value of s[code] ?? []) {
         if (typeof value !== 'string') continue;
         if (adding) index.add(value, id);
         else index.remove(value, id);
       }
     }
     for (const [code, index] of this.date) {
-      for (const value of entry.s[code] ?? []) {
+      for (const value of s[code] ?? []) {
         if (!isRange(value)) continue;
         if (adding) index.add(value.lo, value.hi, id);
         else index.remove(value.lo, value.hi, id);
       }
     }
+    for (const compound of this.compound) {
+      for (const key of s[compound.hashCode] ?? []) {
+        if (typeof key !== 'string') continue;
+        for (const value of s[compound.dateCode] ?? []) {
+          if (!isRange(value)) continue;
+          if (adding) compound.add(key, value.lo, id);
+          else compound.remove(key, value.lo, id);
+        }
+      }
+    }
     if (this.block !== undefined) {
-      for (const value of entry.s[BLOCK_CODE] ?? []) {
-        if (typeof value !== 'object' || !('a' in value)) continue;
+      for (const value of s[BLOCK_CODE] ?? []) {
+        if (typeof value !== 'object' || !('a' in value) || typeof value.a !== 'string') continue;
         if (adding) this.block.add(value.a, id);
         else this.block.remove(value.a, id);
       }

@@ -1,5 +1,5 @@
 import type { Entry } from './entry';
-import type { DateIndex, TypeIndexes } from './indexes';
+import type { CompoundIndex, DateIndex, TypeIndexes } from './indexes';
 
 /**
  * Turns a MongoDB filter from store/query.ts into index look-ups plus the rest for mingo.
@@ -45,6 +45,10 @@ interface Access {
   size: number | undefined;
   test(entry: Entry): boolean;
   collect(cap: number): Iterable<string> | undefined;
+  /** Set on an exact hash look-up, for compound indexes. */
+  hash?: { code: string; keys: readonly string[] };
+  /** Set on an exact date range, for compound indexes. */
+  range?: { code: string; condition: RangeCondition };
 }
 
 export interface QueryPlan {
@@ -58,7 +62,8 @@ export interface QueryPlan {
 
 export interface PlannerContext {
   indexes: TypeIndexes;
-  isLive(id: string): boolean;
+  /** The current entry of an id (tombstones included). */
+  entry(id: string): Entry | undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -121,11 +126,15 @@ function satisfies(value: number, checks: readonly Comparison[]): boolean {
   return true;
 }
 
-/** Exactly MongoDB's `$elemMatch` over the code's DateRange elements. */
-function rangeTest(entry: Entry, code: string, condition: RangeCondition): boolean {
-  for (const value of entry.s[code] ?? []) {
-    if (typeof value !== 'object' || typeof value.lo !== 'number' || typeof value.hi !== 'number') continue;
-    if (satisfies(value.lo, condition.lo) && satisfies(value.hi, condition.hi)) return true;
+/** Exactly MongoDB's `$elemMatch` over the DateRange elements of one date-indexed code (entry `ranges`). */
+function rangeTest(entry: Entry, slot: number, condition: RangeCondition): boolean {
+  const ranges = entry.ranges;
+  if (ranges === undefined) return false;
+  for (let i = 0; i + 2 < ranges.length; i += 3) {
+    if (ranges[i] !== slot) continue;
+    const lo = ranges[i + 1] ?? NaN;
+    const hi = ranges[i + 2] ?? NaN;
+    if (satisfies(lo, condition.lo) && satisfies(hi, condition.hi)) return true;
   }
   return false;
 }
@@ -214,7 +223,7 @@ function analyzeClause(clause: Clause, context: PlannerContext): Access | undefi
   if (key === '_id') {
     const ids = stringKeys(condition);
     if (ids === undefined) return undefined;
-    return setAccess(setSource(new Set(ids.filter((id) => context.isLive(id)))), true);
+    return setAccess(setSource(new Set(ids.filter((id) => context.entry(id)?.deleted === false))), true);
   }
 
   if (!key.startsWith('s.')) return undefined;
@@ -224,7 +233,7 @@ function analyzeClause(clause: Clause, context: PlannerContext): Access | undefi
   if (hash !== undefined) {
     const values = stringKeys(condition);
     if (values === undefined) return undefined;
-    return setAccess(unionSource(values.map((v) => hash.keys.get(v) ?? EMPTY)), true);
+    return { ...setAccess(unionSource(values.map((v) => hash.keys.get(v) ?? EMPTY)), true), hash: { code, keys: values } };
   }
 
   if (!isRecord(condition)) return undefined;
@@ -243,8 +252,9 @@ function analyzeClause(clause: Clause, context: PlannerContext): Access | undefi
     return {
       exact: true,
       size: undefined,
-      test: (entry) => rangeTest(entry, code, range),
+      test: (entry) => rangeTest(entry, date.slot, range),
       collect: (cap) => rangeIds(date, range, cap),
+      range: { code, condition: range },
     };
   }
 
@@ -295,15 +305,60 @@ function smallestKnown(accesses: readonly Access[]): Access | undefined {
   return best;
 }
 
+/** Both clauses at once from a compound index: per hash key, walk that key's tree over the range. */
+function compoundAccess(
+  compound: CompoundIndex,
+  hash: Access,
+  keys: readonly string[],
+  range: Access,
+  condition: RangeCondition,
+  context: PlannerContext,
+): Access {
+  return {
+    exact: true,
+    size: undefined,
+    test: (entry) => hash.test(entry) && range.test(entry),
+    collect: (cap) => {
+      const result = new Set<string>();
+      const { low, high } = keyBounds(compound.date, condition);
+      if (!(low <= high)) return result;
+      for (const key of keys) {
+        const tree = compound.trees.get(key);
+        const start = tree === undefined ? undefined : low === -Infinity ? tree.minKey() : low;
+        if (tree === undefined || start === undefined) continue;
+        for (const [lo, value] of tree.entries(start)) {
+          if (lo > high) break;
+          if (!satisfies(lo, condition.lo)) continue;
+          for (const id of typeof value === 'string' ? [value] : value) {
+            const entry = context.entry(id);
+            if (entry === undefined || !rangeTest(entry, compound.date.slot, condition)) continue;
+            result.add(id);
+            if (result.size > cap) return undefined;
+          }
+        }
+      }
+      return result;
+    },
+  };
+}
+
 export function planQuery(filter: Clause, context: PlannerContext): QueryPlan {
   const residual: Clause[] = [];
-  const accesses: Access[] = [];
+  let accesses: Access[] = [];
   for (const clause of flattenConjunction(filter)) {
     const access = analyzeClause(clause, context);
     if (access === undefined || !access.exact) residual.push(clause);
     if (access !== undefined) accesses.push(access);
   }
   if (accesses.length === 0) return { driver: undefined, checks: [], residual };
+
+  for (const compound of context.indexes.compound) {
+    const hash = accesses.find((a) => a.hash?.code === compound.hashCode);
+    const range = accesses.find((a) => a.range?.code === compound.dateCode);
+    if (hash?.hash === undefined || range?.range === undefined) continue;
+    const combined = compoundAccess(compound, hash, hash.hash.keys, range, range.range.condition, context);
+    accesses = [...accesses.filter((a) => a !== hash && a !== range), combined];
+  }
 
   // Drive the smallest source. A range's (or union's) size is unknown until walked, so walk it
   // only up to the size of the best so far: past that, testing it per document is cheaper.

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isResourceType } from '../../fhir/resource-types';
 import type { ResourceType } from '../../fhir/resource-types';
-import type { SearchIndex, SortKeys } from '../store';
+import type { SortKeys } from '../store';
 import type { Entry } from './entry';
 import type { HistoryCapture } from './history-log';
 import { syncDirectory } from './journal';
@@ -14,11 +14,12 @@ import { syncDirectory } from './journal';
  *
  *   {"format":"kairos-embedded-snapshot","version":1,"segment":n}
  *   {"history":type,"v":[…],"lu":[…],"loc":[…],"len":[…]}          (chunks, in log order)
- *   {"t":type,"id":…,"v":…,"lu":…,"d":deleted,"h":…,"s":{…},"o":{…}}<TAB><resource JSON | null>
+ *   {"t":type,"id":…,"v":…,"lu":…,"d":deleted,"h":…,"o":{…}}<TAB><s JSON>   (one per document)
  *   {"end":true,"documents":count,"versions":count}
  *
- * One document per line, read in blocks and parsed line by line, keeps start-up memory flat and
- * fast; the resource text after the tab is taken as is (the store keeps resources as JSON text).
+ * Resources are not copied: a document's content is its current version's journal line, which the
+ * history locations point at (segments before the snapshot were fsynced before it was taken). One
+ * document per line, read in blocks and parsed line by line, keeps start-up memory flat and fast.
  */
 
 const FORMAT = 'kairos-embedded-snapshot';
@@ -93,8 +94,8 @@ export async function writeSnapshot(dir: string, capture: SnapshotCapture): Prom
     }
     for (const { type, entries } of capture.types) {
       for (const e of entries) {
-        const meta = JSON.stringify({ t: type, id: e._id, v: e.versionId, lu: e.lastUpdated, d: e.deleted, h: e.h, s: e.s, o: e.o });
-        await emit(`${meta}\t${e.json ?? 'null'}`);
+        const head = JSON.stringify({ t: type, id: e._id, v: e.versionId, lu: e.lastUpdated, d: e.deleted, h: e.h, o: e.o });
+        await emit(`${head}\t${e.searchJson}`);
         documents += 1;
       }
     }
@@ -123,9 +124,9 @@ export interface SnapshotDocument {
   lastUpdated: number;
   deleted: boolean;
   h: Entry['h'];
-  s: SearchIndex;
+  /** `s` as JSON text. */
+  searchJson: string;
   o: SortKeys;
-  json: string | null;
 }
 
 export interface SnapshotSink {
@@ -190,7 +191,7 @@ export function loadSnapshot(file: string, sink: SnapshotSink): { segment: numbe
       continue;
     }
     if (tab >= 0) {
-      const { t, id, v, lu, d, h, s, o } = raw;
+      const { t, id, v, lu, d, h, o } = raw;
       if (
         typeof t !== 'string' ||
         !isResourceType(t) ||
@@ -199,14 +200,13 @@ export function loadSnapshot(file: string, sink: SnapshotSink): { segment: numbe
         typeof lu !== 'number' ||
         typeof d !== 'boolean' ||
         !(typeof h === 'number' || isNumberArray(h)) ||
-        !isRecord(s) ||
         !isRecord(o)
       ) {
         throw invalid(file, 'document line');
       }
-      const json = line.toString('utf8', tab + 1);
-      // Written from frozen SearchIndex / SortKeys by writeSnapshot.
-      sink.document({ resourceType: t, id, versionId: v, lastUpdated: lu, deleted: d, h, s: s as SearchIndex, o: o as SortKeys, json: json === 'null' ? null : json });
+      // Buffer#toString copies, so the text does not pin the read buffer. `o` was written from SortKeys.
+      const searchJson = line.toString('utf8', tab + 1);
+      sink.document({ resourceType: t, id, versionId: v, lastUpdated: lu, deleted: d, h, searchJson, o: o as SortKeys });
       documents += 1;
     } else if (typeof raw.history === 'string') {
       const { history: type, v, lu, loc, len } = raw;

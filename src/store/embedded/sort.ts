@@ -1,4 +1,5 @@
 import type { StoreQuery } from '../store';
+import { parseSearchIndex } from './entry';
 import type { Entry } from './entry';
 
 /**
@@ -34,10 +35,14 @@ function compareScalars(a: unknown, b: unknown): number {
   return 0;
 }
 
-function valueAt(entry: Entry, path: readonly string[]): unknown {
-  let value: unknown = path[0] === 'resource' ? (entry.json === null ? null : JSON.parse(entry.json)) : entry;
+/** Reads the stored resource, for the rare sort on a `resource.*` path. */
+export type ResourceLoader = (entry: Entry) => unknown;
+
+function valueAt(entry: Entry, path: readonly string[], loadResource: ResourceLoader): unknown {
+  const root = path[0];
+  let value: unknown = root === 'resource' ? loadResource(entry) : root === 's' ? parseSearchIndex(entry) : entry;
   for (const [i, part] of path.entries()) {
-    if (i === 0 && part === 'resource') continue;
+    if (i === 0 && (part === 'resource' || part === 's')) continue;
     if (typeof value !== 'object' || value === null) return undefined;
     value = (value as Record<string, unknown>)[part];
   }
@@ -45,8 +50,8 @@ function valueAt(entry: Entry, path: readonly string[]): unknown {
 }
 
 /** The value a document sorts by on one key (arrays collapse to min or max). */
-function sortValue(entry: Entry, path: readonly string[], direction: 1 | -1): unknown {
-  const value = valueAt(entry, path);
+function sortValue(entry: Entry, path: readonly string[], direction: 1 | -1, loadResource: ResourceLoader): unknown {
+  const value = valueAt(entry, path, loadResource);
   if (!Array.isArray(value)) return value;
   if (value.length === 0) return undefined;
   let chosen: unknown = value[0];
@@ -60,75 +65,89 @@ export function effectiveSort(sort: StoreQuery['sort']): SortSpec {
   return keys;
 }
 
+/** How to get one sort key from an entry: direct for the usual paths, generic otherwise. */
+function accessor(path: readonly string[], direction: 1 | -1, loadResource: ResourceLoader): (entry: Entry) => unknown {
+  const [root, leaf] = path;
+  if (path.length === 1 && root === '_id') return (e) => e._id;
+  if (path.length === 1 && root === 'lastUpdated') return (e) => e.lastUpdated;
+  if (path.length === 1 && root === 'versionId') return (e) => e.versionId;
+  if (path.length === 2 && root === 'o' && leaf !== undefined) return (e) => e.o[leaf];
+  return (e) => sortValue(e, path, direction, loadResource);
+}
+
 /**
  * The page `[skip, skip + limit)` of `entries` in sort order. Keys are computed once per
- * document; when the page is a small part of the matches only the top `skip + limit` are kept
- * (a bounded heap), so "first 50 of 300k" costs O(n log 50) instead of a full sort.
+ * document into a flat array and positions are sorted; when the page is a small part of the
+ * matches only the top `skip + limit` are kept (a bounded heap), so "first 50 of 300k" costs
+ * O(n log 50) instead of a full sort.
  */
-export function sortPage(entries: readonly Entry[], sort: SortSpec, skip: number, limit: number | undefined): Entry[] {
-  const paths = sort.map(([field]) => field.split('.'));
+export function sortPage(
+  entries: readonly Entry[],
+  sort: SortSpec,
+  skip: number,
+  limit: number | undefined,
+  loadResource: ResourceLoader,
+): Entry[] {
+  const width = sort.length;
   const directions = sort.map(([, direction]) => direction);
-  const keyed = entries.map((entry) => ({ entry, keys: paths.map((p, i) => sortValue(entry, p, directions[i] ?? 1)) }));
-  const compare = (a: (typeof keyed)[number], b: (typeof keyed)[number]): number => {
-    for (let i = 0; i < directions.length; i++) {
-      const c = compareScalars(a.keys[i], b.keys[i]);
+  const getters = sort.map(([field], i) => accessor(field.split('.'), directions[i] ?? 1, loadResource));
+  const keys: unknown[] = new Array(entries.length * width);
+  entries.forEach((entry, n) => {
+    for (let i = 0; i < width; i++) keys[n * width + i] = getters[i]?.(entry);
+  });
+  const compare = (a: number, b: number): number => {
+    for (let i = 0; i < width; i++) {
+      const c = compareScalars(keys[a * width + i], keys[b * width + i]);
       if (c !== 0) return c * (directions[i] ?? 1);
     }
     return 0;
   };
-  const wanted = limit === undefined ? keyed.length : Math.min(keyed.length, skip + limit);
-  if (wanted * 8 >= keyed.length) {
-    keyed.sort(compare);
-    return keyed.slice(skip, wanted).map((k) => k.entry);
+  const pick = (positions: readonly number[]): Entry[] => {
+    const page: Entry[] = [];
+    for (const p of positions.slice(skip)) {
+      const entry = entries[p];
+      if (entry !== undefined) page.push(entry);
+    }
+    return page;
+  };
+  const wanted = limit === undefined ? entries.length : Math.min(entries.length, skip + limit);
+  if (wanted * 8 >= entries.length) {
+    const order = entries.map((_, i) => i).sort(compare);
+    return pick(order.slice(0, wanted));
   }
   // A max-heap of the `wanted` smallest so far: its root is the largest kept.
-  const heap: typeof keyed = [];
-  const siftUp = (start: number): void => {
-    let i = start;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const child = heap[i];
-      const up = heap[parent];
-      if (child === undefined || up === undefined || compare(child, up) <= 0) return;
-      heap[i] = up;
-      heap[parent] = child;
-      i = parent;
-    }
+  const heap: number[] = [];
+  const swap = (i: number, j: number): void => {
+    const a = heap[i];
+    const b = heap[j];
+    if (a === undefined || b === undefined) return;
+    heap[i] = b;
+    heap[j] = a;
   };
-  const siftDown = (): void => {
-    let i = 0;
-    for (;;) {
+  const above = (i: number, j: number): boolean => {
+    const a = heap[i];
+    const b = heap[j];
+    return a !== undefined && b !== undefined && compare(a, b) > 0;
+  };
+  for (let n = 0; n < entries.length; n++) {
+    if (heap.length < wanted) {
+      heap.push(n);
+      for (let i = heap.length - 1; i > 0 && above(i, (i - 1) >> 1); i = (i - 1) >> 1) swap(i, (i - 1) >> 1);
+      continue;
+    }
+    const root = heap[0];
+    if (root === undefined || compare(n, root) >= 0) continue;
+    heap[0] = n;
+    for (let i = 0; ; ) {
       const left = 2 * i + 1;
       const right = left + 1;
       let largest = i;
-      const at = (k: number): (typeof keyed)[number] | undefined => heap[k];
-      const l = at(left);
-      const r = at(right);
-      const cur = at(largest);
-      if (l !== undefined && cur !== undefined && compare(l, cur) > 0) largest = left;
-      const big = at(largest);
-      if (r !== undefined && big !== undefined && compare(r, big) > 0) largest = right;
-      if (largest === i) return;
-      const a = heap[i];
-      const b = heap[largest];
-      if (a === undefined || b === undefined) return;
-      heap[i] = b;
-      heap[largest] = a;
+      if (left < heap.length && above(left, largest)) largest = left;
+      if (right < heap.length && above(right, largest)) largest = right;
+      if (largest === i) break;
+      swap(i, largest);
       i = largest;
     }
-  };
-  for (const item of keyed) {
-    if (heap.length < wanted) {
-      heap.push(item);
-      siftUp(heap.length - 1);
-    } else {
-      const root = heap[0];
-      if (root !== undefined && compare(item, root) < 0) {
-        heap[0] = item;
-        siftDown();
-      }
-    }
   }
-  heap.sort(compare);
-  return heap.slice(skip, wanted).map((k) => k.entry);
+  return pick(heap.sort(compare));
 }

@@ -1,31 +1,46 @@
 import { isResourceType } from '../../fhir/resource-types';
-import type { SearchIndex, SortKeys, WriteMethod } from '../store';
-import type { WriteRecord } from './entry';
+import type { StoredFhirResource } from '../../fhir/resource-types';
+import type { ResourceWrite, SortKeys, WriteMethod } from '../store';
+import type { WriteMeta } from './entry';
 
 /**
- * One version as a line of bytes, used by journal records and snapshot files alike:
+ * One version as a line of bytes in a journal record:
  *
- *   {"t":type,"id":…,"v":versionId,"lu":lastUpdated,"m":method,"s":{…},"o":{…}}<TAB><resource JSON | null>
+ *   {"t":type,"id":…,"v":versionId,"lu":lastUpdated,"m":method,"o":{…}}<TAB><s JSON><TAB><resource JSON | null>
  *
- * JSON.stringify never emits a raw tab or newline, so the first tab splits the line and newlines
- * separate lines. Keeping the resource after the tab lets a reader take its JSON text as is
- * (the store keeps resources as text) without parsing and re-serialising it.
+ * JSON.stringify never emits a raw tab or newline, so tabs split the line and newlines separate
+ * lines. Replay takes the `s` text as is (the store keeps it as text) and never parses the
+ * resource; the resource is parsed only when a document or version is read.
  */
 
 const TAB = 0x09;
 const METHODS: readonly WriteMethod[] = ['POST', 'PUT', 'PATCH', 'DELETE'];
+const NULL_RESOURCE = Buffer.from('null');
+const EMPTY_JSON = '{}';
 
-export function encodeWriteLine(write: WriteRecord): Buffer {
-  const meta = JSON.stringify({
-    t: write.resourceType,
-    id: write.id,
-    v: write.versionId,
-    lu: write.lastUpdated,
-    m: write.method,
-    s: write.s,
-    o: write.o,
-  });
-  return Buffer.from(`${meta}\t${write.json ?? 'null'}`, 'utf8');
+export interface EncodedWrite {
+  line: Buffer;
+  meta: WriteMeta;
+}
+
+export function encodeWrite(write: ResourceWrite): EncodedWrite {
+  const deleted = write.resource === null;
+  const o: SortKeys = deleted ? {} : write.o;
+  const searchJson = deleted ? EMPTY_JSON : JSON.stringify(write.s);
+  const head = JSON.stringify({ t: write.resourceType, id: write.id, v: write.versionId, lu: write.lastUpdated, m: write.method, o });
+  return {
+    line: Buffer.from(`${head}\t${searchJson}\t${deleted ? 'null' : JSON.stringify(write.resource)}`, 'utf8'),
+    meta: {
+      resourceType: write.resourceType,
+      id: write.id,
+      versionId: write.versionId,
+      lastUpdated: write.lastUpdated,
+      method: write.method,
+      searchJson,
+      o,
+      deleted,
+    },
+  };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -33,16 +48,22 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function corrupt(what: string): Error {
-  return new Error(`embedded store: corrupt data file (${what})`);
+  return new Error(`embedded store: corrupt journal (${what})`);
 }
 
-/** Parses a line written by `encodeWriteLine`; `bytes` may be a view into a larger buffer. */
-export function decodeWriteLine(bytes: Buffer): WriteRecord {
-  const tab = bytes.indexOf(TAB);
-  if (tab < 0) throw corrupt('write line without a tab');
-  const meta: unknown = JSON.parse(bytes.toString('utf8', 0, tab));
-  if (!isRecord(meta)) throw corrupt('write line meta is not an object');
-  const { t, id, v, lu, m, s, o } = meta;
+function tabs(bytes: Buffer): [number, number] {
+  const first = bytes.indexOf(TAB);
+  const second = first < 0 ? -1 : bytes.indexOf(TAB, first + 1);
+  if (second < 0) throw corrupt('write line without its two tabs');
+  return [first, second];
+}
+
+/** Parses a line written by `encodeWrite`, except its resource; `bytes` may be a view into a larger buffer. */
+export function decodeWriteMeta(bytes: Buffer): WriteMeta {
+  const [first, second] = tabs(bytes);
+  const head: unknown = JSON.parse(bytes.toString('utf8', 0, first));
+  if (!isRecord(head)) throw corrupt('write line head is not an object');
+  const { t, id, v, lu, m, o } = head;
   const method = METHODS.find((known) => known === m);
   if (
     typeof t !== 'string' ||
@@ -51,22 +72,27 @@ export function decodeWriteLine(bytes: Buffer): WriteRecord {
     typeof v !== 'number' ||
     typeof lu !== 'number' ||
     method === undefined ||
-    !isRecord(s) ||
     !isRecord(o)
   ) {
-    throw corrupt('write line meta has the wrong shape');
+    throw corrupt('write line head has the wrong shape');
   }
-  // Buffer#toString copies into a fresh string, so the resource text does not pin the whole file buffer.
-  const json = bytes.toString('utf8', tab + 1);
   return {
     resourceType: t,
     id,
     versionId: v,
     lastUpdated: lu,
     method,
-    // Written by encodeWriteLine from a SearchIndex / SortKeys; the frame checksum vouches for the bytes.
-    s: s as SearchIndex,
+    // Buffer#toString copies, so the text does not pin the buffer it was read from.
+    searchJson: bytes.toString('utf8', first + 1, second),
+    // Written by encodeWrite from SortKeys; the record checksum vouches for the bytes.
     o: o as SortKeys,
-    json: json === 'null' ? null : json,
+    deleted: bytes.subarray(second + 1).equals(NULL_RESOURCE),
   };
+}
+
+/** The resource of a write line (a fresh object), or null for a delete. */
+export function decodeWriteResource(bytes: Buffer): StoredFhirResource | null {
+  const [, second] = tabs(bytes);
+  const resource: StoredFhirResource | null = JSON.parse(bytes.toString('utf8', second + 1));
+  return resource;
 }

@@ -1,0 +1,439 @@
+/**
+ * `npm run bench`: Kairos' scheduling benchmark (issue "Benchmarks"). Builds a synthetic clinic in
+ * a fresh embedded store, starts the real server as its own process, drives it over loopback HTTP
+ * from this process with a bounded number of requests, and prints one table (also written to
+ * BENCHMARKS.md between the generated-results markers, with the machine and the date).
+ *
+ * Every figure is measured in the same run as the baseline (a bare express endpoint returning a
+ * fixed Slot), so ratios are comparable across noisy machines. Sizes are flags; `--small` is the
+ * CI smoke size (it checks the race has exactly one winner and exits non-zero otherwise).
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import type { Appointment, Bundle, Location } from 'fhir/r4';
+import type { StoredFhirResource } from '../src/fhir/resource-types';
+import { generateAllSchedules } from '../src/scheduling/generator';
+import { createEmbeddedStore } from '../src/store/embedded/embedded-store';
+import { nextVersion } from '../src/store/resource-write';
+import type { ResourceWrite } from '../src/store/store';
+import { availabilityExtension, CARDIOLOGY, GENERAL_MEDICINE, practitionerResource, roomType, scheduleResource } from './demo-clinic';
+
+interface Options {
+  practitioners: number;
+  rooms: number;
+  procedureRooms: number;
+  singleSchedules: number;
+  jointSchedules: number;
+  days: number;
+  connections: number;
+  seconds: number;
+  findSamples: number;
+  bookings: number;
+  millionSlots: number;
+  write: boolean;
+  small: boolean;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const small = argv.includes('--small');
+  const o: Options = small
+    ? { practitioners: 6, rooms: 4, procedureRooms: 2, singleSchedules: 6, jointSchedules: 2, days: 21, connections: 16, seconds: 1, findSamples: 20, bookings: 40, millionSlots: 0, write: false, small }
+    : { practitioners: 50, rooms: 20, procedureRooms: 5, singleSchedules: 50, jointSchedules: 20, days: 90, connections: 16, seconds: 5, findSamples: 200, bookings: 1000, millionSlots: 1_000_000, write: true, small };
+  for (const arg of argv) {
+    const m = /^--([a-z-]+)=(\d+)$/.exec(arg);
+    if (m === null) continue;
+    const key = (m[1] ?? '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (key in o && typeof o[key as keyof Options] === 'number') (o as unknown as Record<string, number>)[key] = Number(m[2]);
+  }
+  if (argv.includes('--no-write')) o.write = false;
+  return o;
+}
+
+const ROOT = path.resolve(__dirname, existsSync(path.resolve(__dirname, '../package.json')) ? '..' : '../..');
+const MAIN = path.join(ROOT, 'dist/src/main.js');
+const DAY = 86_400_000;
+const PROCEDURE = roomType('procedure', 'Procedure room');
+const EXAM = roomType('exam', 'Exam room');
+const SERVICE_TYPE = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/service-type', code: '124', display: 'General Practice' }] };
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function rssMb(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m === null ? Number.NaN : Number(m[1]) / 1024;
+}
+
+async function waitHealthy(base: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error('server exited during start');
+    try {
+      if ((await fetch(`${base}/healthz`)).status === 200) return;
+    } catch {
+      // not yet listening
+    }
+    if (Date.now() > deadline) throw new Error('server did not start in 120 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function startServer(dataDir: string): Promise<{ child: ChildProcess; base: string; startupMs: number }> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      BASE_URL: `http://127.0.0.1:${port}/fhir`,
+      RATE_LIMIT_BOOKINGS_PER_MINUTE: '100000000',
+      GENERATOR_INTERVAL_SECONDS: '604800',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await waitHealthy(base, child);
+  return { child, base, startupMs: performance.now() - started };
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** The HTTP ceiling of this machine: express answering a fixed Slot, in its own process. */
+async function startBaseline(slotJson: string): Promise<{ child: ChildProcess; base: string }> {
+  const port = await freePort();
+  const code = `const e=require('express')();const b=${JSON.stringify(slotJson)};e.get('/slot',(q,r)=>{r.setHeader('Content-Type','application/fhir+json');r.send(b)});e.listen(${port},'127.0.0.1')`;
+  const child = spawn(process.execPath, ['-e', code], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${base}/slot`)).status === 200) break;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error('baseline did not start');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { child, base };
+}
+
+/** req/s at `connections` for `seconds`, cycling through `paths`. */
+async function throughput(base: string, paths: readonly string[], connections: number, seconds: number): Promise<{ rps: number; errors: number; p50: number; p95: number }> {
+  let i = 0;
+  const result = await autocannon({
+    url: base,
+    connections,
+    duration: seconds,
+    requests: [{ setupRequest: (req) => ({ ...req, method: 'GET', path: paths[i++ % paths.length] ?? '/' }) }],
+  });
+  return {
+    rps: result.requests.average,
+    errors: result.errors + result.non2xx,
+    p50: result.latency.p50,
+    p95: result.latency.p97_5,
+  };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function latencies(urls: readonly string[]): Promise<{ p50: number; p95: number; total: number }> {
+  const times: number[] = [];
+  let total = 0;
+  for (const url of urls) {
+    const t0 = performance.now();
+    const res = await fetch(url);
+    const body = (await res.json()) as Bundle;
+    times.push(performance.now() - t0);
+    if (res.status !== 200) throw new Error(`${url}: ${res.status} ${JSON.stringify(body)}`);
+    total += body.total ?? 0;
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 50), p95: percentile(times, 95), total: total / urls.length };
+}
+
+async function postJson(url: string, body: unknown): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/fhir+json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+function book(base: string, proposal: Appointment): Promise<{ status: number; body: unknown }> {
+  return postJson(`${base}/fhir/Appointment/$book`, { resourceType: 'Parameters', parameter: [{ name: 'appointment-resource', resource: proposal }] });
+}
+
+async function bookAll(base: string, proposals: readonly Appointment[], connections: number): Promise<{ perSecond: number; ok: number; conflicts: number; errors: number }> {
+  let next = 0;
+  let ok = 0;
+  let conflicts = 0;
+  let errors = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      for (;;) {
+        const p = proposals[next++];
+        if (p === undefined) return;
+        const r = await book(base, p);
+        if (r.status === 200 || r.status === 201) ok++;
+        else if (r.status === 409) conflicts++;
+        else errors++;
+      }
+    }),
+  );
+  return { perSecond: (ok / (performance.now() - t0)) * 1000, ok, conflicts, errors };
+}
+
+interface Clinic {
+  writes: ResourceWrite[];
+  practitioners: string[];
+  singleSchedules: string[];
+}
+
+/** The synthetic clinic: practitioners, rooms (some procedure rooms), single and joint schedules. */
+function buildClinic(o: Options, now: number): Clinic {
+  const writes: ResourceWrite[] = [];
+  const put = (r: StoredFhirResource): void => {
+    writes.push(nextVersion(r.resourceType, r.id, r, 'POST', undefined, now));
+  };
+  const practitioners: string[] = [];
+  for (let i = 0; i < o.practitioners; i++) {
+    put(practitionerResource(`pr-${i}`, `Doctor${i}`, 'Bench') as StoredFhirResource);
+    practitioners.push(`Practitioner/pr-${i}`);
+  }
+  const rooms: string[] = [];
+  for (let i = 0; i < o.rooms; i++) {
+    const room: Location & { id: string } = {
+      resourceType: 'Location',
+      id: `room-${i}`,
+      status: 'active',
+      name: `Room ${i}`,
+      type: [i < o.procedureRooms ? PROCEDURE : EXAM],
+    };
+    put(room as StoredFhirResource);
+    rooms.push(`Location/room-${i}`);
+  }
+  const hours = [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'] as const, start: '08:00:00', end: '17:00:00' }];
+  const singleSchedules: string[] = [];
+  for (let i = 0; i < o.singleSchedules; i++) {
+    const id = `single-${i}`;
+    const s = scheduleResource({
+      id,
+      actors: [practitioners[i % practitioners.length] ?? ''],
+      serviceType: [SERVICE_TYPE],
+      specialty: [i % 2 === 0 ? GENERAL_MEDICINE : CARDIOLOGY],
+      availability: { hours, slotMinutes: 15 },
+    });
+    s.planningHorizon = { start: new Date(now).toISOString(), end: new Date(now + o.days * DAY).toISOString() };
+    put(s as StoredFhirResource);
+    singleSchedules.push(id);
+  }
+  for (let i = 0; i < o.jointSchedules; i++) {
+    const s = scheduleResource({
+      id: `joint-${i}`,
+      actors: [practitioners[(i + o.singleSchedules) % practitioners.length] ?? '', rooms[i % rooms.length] ?? ''],
+      serviceType: [SERVICE_TYPE],
+      specialty: [GENERAL_MEDICINE],
+      availability: { hours, slotMinutes: 15 },
+    });
+    s.planningHorizon = { start: new Date(now).toISOString(), end: new Date(now + o.days * DAY).toISOString() };
+    put(s as StoredFhirResource);
+  }
+  return { writes, practitioners, singleSchedules };
+}
+
+/** A store with about `count` Slots (all-day 15-minute schedules), for the RSS / start-up figures. */
+async function buildMillion(dataDir: string, count: number, now: number): Promise<{ slots: number; perSecond: number }> {
+  const store = await createEmbeddedStore({ dataDir });
+  const perSchedule = 96 * 90;
+  const schedules = Math.ceil(count / perSchedule);
+  const writes: ResourceWrite[] = [];
+  for (let i = 0; i < schedules; i++) {
+    const s = scheduleResource({
+      id: `m-${i}`,
+      actors: [`Practitioner/m-${i}`],
+      serviceType: [SERVICE_TYPE],
+      availability: { hours: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00:00', end: '24:00:00' }], slotMinutes: 15, timezone: 'UTC' },
+    });
+    s.extension = [availabilityExtension({ timezone: 'UTC', slotMinutes: 15, hours: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00:00', end: '23:59:59' }] })];
+    writes.push(nextVersion('Schedule', s.id, s as StoredFhirResource, 'POST', undefined, now));
+  }
+  await store.commit(writes);
+  const t0 = performance.now();
+  const r = await generateAllSchedules(store, () => now, { horizonDays: 90, agent: 'bench' });
+  const perSecond = (r.created / (performance.now() - t0)) * 1000;
+  await store.close();
+  return { slots: r.created, perSecond };
+}
+
+function fmt(n: number, digits = 0): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run through \`npm run bench\` (it builds first)`);
+  const rows: Array<[string, string, string]> = [];
+  const now = Date.now();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kairos-bench-'));
+  const children: ChildProcess[] = [];
+  let raceWinners = -1;
+  try {
+    // 1. The clinic, written straight into a fresh embedded store; then the generator.
+    const clinic = buildClinic(o, now);
+    const store = await createEmbeddedStore({ dataDir });
+    await store.commit(clinic.writes);
+    const g0 = performance.now();
+    const generated = await generateAllSchedules(store, () => now, { horizonDays: o.days, agent: 'bench' });
+    const genRate = (generated.created / (performance.now() - g0)) * 1000;
+    await store.close();
+    process.stderr.write(`clinic: ${generated.created} slots generated at ${fmt(genRate)} slots/s\n`);
+
+    // 2. The real server on it, and the bare-express baseline.
+    const server = await startServer(dataDir);
+    children.push(server.child);
+    const fhir = `${server.base}/fhir`;
+    const rssLoaded = rssMb(server.child.pid);
+    const firstDay = new Date(now + 2 * DAY);
+    const slotsBundle = (await (await fetch(`${fhir}/Slot?schedule=Schedule/${clinic.singleSchedules[0] ?? ''}&_count=200&_sort=start`)).json()) as Bundle;
+    const slotIds = (slotsBundle.entry ?? []).map((e) => e.resource?.id ?? '');
+    const baseline = await startBaseline(JSON.stringify(slotsBundle.entry?.[0]?.resource ?? {}));
+    children.push(baseline.child);
+    const ceiling = await throughput(baseline.base, ['/slot'], o.connections, o.seconds);
+    rows.push(['bare express endpoint, fixed Slot JSON (baseline), 16 conn', `${fmt(ceiling.rps)} req/s`, 'baseline']);
+
+    const readPaths = slotIds.map((id) => `/fhir/Slot/${id}`);
+    const read = await throughput(server.base, readPaths, o.connections, o.seconds);
+    rows.push(['read Slot by id, 16 conn', `${fmt(read.rps)} req/s = ${fmt(read.rps / ceiling.rps, 2)} × baseline (errors ${read.errors})`, '≥ 0.6 × baseline']);
+
+    const searchPaths: string[] = [];
+    for (let d = 0; d < Math.min(o.days - 2, 60); d++) {
+      const day = new Date(now + (d + 1) * DAY).toISOString().slice(0, 10);
+      for (const s of clinic.singleSchedules.slice(0, 20)) searchPaths.push(`/fhir/Slot?schedule=Schedule/${s}&status=free&start=${day}`);
+    }
+    const search = await throughput(server.base, searchPaths, o.connections, o.seconds);
+    rows.push(['search Slot by schedule + status + one day, 16 conn', `${fmt(search.rps)} req/s = ${fmt(search.rps / ceiling.rps, 2)} × baseline (errors ${search.errors})`, '≥ 0.4 × baseline']);
+    await stopServer(baseline.child);
+
+    // 3. $find latencies (sequential, one client).
+    const iso = (t: number): string => encodeURIComponent(new Date(t).toISOString());
+    const start = firstDay.getTime();
+    const findUrls = (span: number, extra: (i: number) => string): string[] =>
+      Array.from({ length: o.findSamples }, (_, i) => `${fhir}/Appointment/$find?start=${iso(start + (i % 5) * DAY)}&end=${iso(start + (i % 5) * DAY + span)}&${extra(i)}&_count=50`);
+    const prac = (i: number): string => `practitioner=${clinic.practitioners[i % Math.min(o.singleSchedules, clinic.practitioners.length)] ?? ''}`;
+    const f1 = await latencies(findUrls(DAY, prac));
+    rows.push(['$find one practitioner, 1 day', `p50 ${fmt(f1.p50, 1)} ms / p95 ${fmt(f1.p95, 1)} ms (${fmt(f1.total)} proposals)`, '']);
+    const f14 = await latencies(findUrls(14 * DAY, prac));
+    rows.push(['$find one practitioner, 14 days', `p50 ${fmt(f14.p50, 1)} ms / p95 ${fmt(f14.p95, 1)} ms (${fmt(f14.total)} proposals)`, '']);
+    const fRoom = await latencies(findUrls(14 * DAY, (i) => `${prac(i)}&location-type=${encodeURIComponent(`${PROCEDURE.coding?.[0]?.system ?? ''}|procedure`)}&duration=30`));
+    rows.push(['$find practitioner + procedure room, 14 days', `p50 ${fmt(fRoom.p50, 1)} ms / p95 ${fmt(fRoom.p95, 1)} ms (${fmt(fRoom.total)} proposals)`, 'p50 ≤ 5 ms']);
+    const fSpec = await latencies(findUrls(DAY, () => `specialty=${encodeURIComponent(`${GENERAL_MEDICINE.coding?.[0]?.system ?? ''}|${GENERAL_MEDICINE.coding?.[0]?.code ?? ''}`)}`));
+    rows.push(['$find whole specialty, 1 day', `p50 ${fmt(fSpec.p50, 1)} ms / p95 ${fmt(fSpec.p95, 1)} ms (${fmt(fSpec.total)} proposals)`, '']);
+
+    // 4. $book of distinct free times: one proposal per free Slot of distinct schedules.
+    const proposals: Appointment[] = [];
+    const perSchedule = Math.ceil((o.bookings * 2) / clinic.singleSchedules.length) + 1;
+    for (const s of clinic.singleSchedules) {
+      const b = (await (await fetch(`${fhir}/Slot?schedule=Schedule/${s}&status=free&start=ge${firstDay.toISOString().slice(0, 10)}&_sort=start&_count=${perSchedule}`)).json()) as Bundle;
+      for (const e of b.entry ?? []) {
+        proposals.push({ resourceType: 'Appointment', status: 'proposed', slot: [{ reference: `Slot/${e.resource?.id ?? ''}` }], participant: [] });
+      }
+    }
+    // Interleave schedules so concurrent bookings mostly touch different practitioners, as in a clinic.
+    proposals.sort((a, b) => (a.slot?.[0]?.reference ?? '').localeCompare(b.slot?.[0]?.reference ?? ''));
+    const serial = proposals.slice(0, Math.floor(o.bookings / 4));
+    const parallel = proposals.slice(serial.length, serial.length + o.bookings);
+    const b1 = await bookAll(server.base, serial, 1);
+    rows.push(['$book distinct free times, 1 conn', `${fmt(b1.perSecond)} bookings/s (${b1.ok} ok, ${b1.conflicts} 409, ${b1.errors} errors)`, '']);
+    const b16 = await bookAll(server.base, parallel, o.connections);
+    rows.push(['$book distinct free times, 16 conn', `${fmt(b16.perSecond)} bookings/s (${b16.ok} ok, ${b16.conflicts} 409, ${b16.errors} errors)`, '≥ 500/s, 0 errors']);
+
+    // 5. The race: 50 parallel $book of one proposal.
+    const target = proposals[proposals.length - 1];
+    if (target === undefined) throw new Error('no free Slot left for the race');
+    const race = await Promise.all(Array.from({ length: 50 }, () => book(server.base, target)));
+    raceWinners = race.filter((r) => r.status === 200 || r.status === 201).length;
+    const raceConflicts = race.filter((r) => r.status === 409).length;
+    rows.push(['50 parallel $book of one proposal', `${raceWinners} winner(s), ${raceConflicts} × 409`, 'exactly 1']);
+    rows.push(['slot generation, whole clinic', `${fmt(genRate)} Slots/s (${generated.created} Slots)`, '≥ 50,000']);
+    rows.push(['server RSS, whole clinic loaded', `${fmt(rssLoaded)} MB at start, ${fmt(rssMb(server.child.pid))} MB after the run`, '']);
+    await stopServer(server.child);
+
+    // 6. One million Slots: generation, RSS and start-up time.
+    if (o.millionSlots > 0) {
+      const bigDir = mkdtempSync(path.join(os.tmpdir(), 'kairos-bench-1m-'));
+      try {
+        const big = await buildMillion(bigDir, o.millionSlots, now);
+        const bigServer = await startServer(bigDir);
+        children.push(bigServer.child);
+        await fetch(`${bigServer.base}/fhir/Slot?_count=1`);
+        rows.push([
+          `${fmt(big.slots / 1e6, 2)} M Slots on disk`,
+          `start-up ${fmt(bigServer.startupMs / 1000, 1)} s, RSS ${fmt(rssMb(bigServer.child.pid))} MB (generated at ${fmt(big.perSecond)} Slots/s)`,
+          '≤ 10 s, ≤ 1.5 GB',
+        ]);
+        await stopServer(bigServer.child);
+      } finally {
+        rmSync(bigDir, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  const cpus = os.cpus();
+  const machine = `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${fmt(os.totalmem() / 2 ** 30, 1)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}`;
+  const sizes = `${o.practitioners} practitioners, ${o.rooms} rooms (${o.procedureRooms} procedure), ${o.singleSchedules} single + ${o.jointSchedules} practitioner+room schedules, 15-min slots Mon–Fri 08:00–17:00, ${o.days}-day horizon`;
+  const table = [
+    '| figure | measured | target |',
+    '|---|---|---|',
+    ...rows.map(([a, b, c]) => `| ${a} | ${b} | ${c} |`),
+  ].join('\n');
+  const report = `Run ${new Date().toISOString()} on ${machine}.\nClinic: ${sizes}.\n\n${table}\n`;
+  process.stdout.write(`\n${report}\n`);
+  if (o.write) {
+    const file = path.join(ROOT, 'BENCHMARKS.md');
+    const begin = '<!-- bench:begin -->';
+    const end = '<!-- bench:end -->';
+    const previous = existsSync(file) ? readFileSync(file, 'utf8') : `# Benchmarks\n\n${begin}\n${end}\n`;
+    const a = previous.indexOf(begin);
+    const b = previous.indexOf(end);
+    const next = a >= 0 && b > a ? `${previous.slice(0, a + begin.length)}\n${report}${previous.slice(b)}` : `${previous}\n${begin}\n${report}${end}\n`;
+    writeFileSync(file, next);
+  }
+  if (raceWinners !== 1) {
+    process.stderr.write(`race: expected exactly one winner, got ${raceWinners}\n`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
