@@ -54,7 +54,14 @@ function parseOptions(argv: readonly string[]): Options {
   return o;
 }
 
-const ROOT = path.resolve(__dirname, existsSync(path.resolve(__dirname, '../package.json')) ? '..' : '../..');
+/** The repository root: the nearest directory above this file holding tsconfig.json (works from scripts/ and dist/scripts/). */
+function repositoryRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, 'tsconfig.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+const ROOT = repositoryRoot();
 const MAIN = path.join(ROOT, 'dist/src/main.js');
 const DAY = 86_400_000;
 const PROCEDURE = roomType('procedure', 'Procedure room');
@@ -106,7 +113,7 @@ async function startServer(dataDir: string): Promise<{ child: ChildProcess; base
       DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
       BASE_URL: `http://127.0.0.1:${port}/fhir`,
-      RATE_LIMIT_BOOKINGS_PER_MINUTE: '100000000',
+      RATE_LIMIT_BOOKINGS_PER_MINUTE: '1000000',
       GENERATOR_INTERVAL_SECONDS: '604800',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
