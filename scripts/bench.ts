@@ -37,6 +37,8 @@ interface Options {
   millionSlots: number;
   write: boolean;
   small: boolean;
+  /** `--profile=DIR`: run the server under `node --cpu-prof` writing into DIR (find what limits a figure). */
+  profileDir?: string;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -51,6 +53,8 @@ function parseOptions(argv: readonly string[]): Options {
     if (key in o && typeof o[key as keyof Options] === 'number') (o as unknown as Record<string, number>)[key] = Number(m[2]);
   }
   if (argv.includes('--no-write')) o.write = false;
+  const profile = argv.find((a) => a.startsWith('--profile='));
+  if (profile !== undefined) o.profileDir = path.resolve(profile.slice('--profile='.length));
   return o;
 }
 
@@ -101,10 +105,11 @@ async function waitHealthy(base: string, child: ChildProcess): Promise<void> {
   }
 }
 
-async function startServer(dataDir: string): Promise<{ child: ChildProcess; base: string; startupMs: number }> {
+async function startServer(dataDir: string, profileDir?: string): Promise<{ child: ChildProcess; base: string; startupMs: number }> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [MAIN], {
+  const args = profileDir === undefined ? [MAIN] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, MAIN];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -322,7 +327,7 @@ async function main(): Promise<void> {
     process.stderr.write(`clinic: ${generated.created} slots generated at ${fmt(genRate)} slots/s\n`);
 
     // 2. The real server on it, and the bare-express baseline.
-    const server = await startServer(dataDir);
+    const server = await startServer(dataDir, o.profileDir);
     children.push(server.child);
     const fhir = `${server.base}/fhir`;
     const rssLoaded = rssMb(server.child.pid);
