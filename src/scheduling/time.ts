@@ -46,9 +46,18 @@ export interface ZoneRules {
 // Intl alone would also accept offset strings such as `+03:00` on newer ICU builds.
 const ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
 
-/** True when `zone` is an IANA time-zone name this runtime's tzdata knows. */
+const zoneValidity = new Map<string, boolean>();
+
+/**
+ * True when `zone` is an IANA time-zone name this runtime's tzdata knows. Answers are cached:
+ * luxon builds an Intl formatter to decide, which costs far more than a booking's other checks.
+ */
 export function isValidZone(zone: string): boolean {
-  return ZONE_NAME.test(zone) && IANAZone.isValidZone(zone);
+  const known = zoneValidity.get(zone);
+  if (known !== undefined) return known;
+  const valid = ZONE_NAME.test(zone) && IANAZone.isValidZone(zone);
+  if (zoneValidity.size < 10_000) zoneValidity.set(zone, valid);
+  return valid;
 }
 
 /**

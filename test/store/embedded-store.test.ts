@@ -334,8 +334,9 @@ describe('embedded store: the query planner agrees with a plain mingo scan', () 
     }
   };
 
-  test('300 random filters over 300 slots (with updates and deletes) give the same ids as mingo over all documents', async () => {
-    const store = await createEmbeddedStore({ dataDir: tempDir() });
+  test('300 random filters over 300 slots (with updates and deletes) give the same ids as mingo, also after reopening', async () => {
+    const dir = tempDir();
+    let store = await createEmbeddedStore({ dataDir: dir });
     const writes: ResourceWrite[] = [];
     for (let i = 0; i < 300; i++) {
       writes.push(
@@ -364,6 +365,7 @@ describe('embedded store: the query planner agrees with a plain mingo scan', () 
       const doc = await store.read('Slot', `x${i}`);
       if (doc !== undefined && !doc.deleted) everything.push(doc);
     }
+    const cases: Array<{ filter: Record<string, unknown>; ids: string[] }> = [];
     for (let round = 0; round < 300; round++) {
       const clauses = Array.from({ length: 1 + Math.floor(random() * 3) }, clause);
       const filter = { $and: clauses };
@@ -372,14 +374,23 @@ describe('embedded store: the query planner agrees with a plain mingo scan', () 
         .all()
         .map((d) => d._id)
         .sort();
+      cases.push({ filter, ids: expected });
       const actual = (await store.find('Slot', { filter })).documents.map((d) => d._id).sort();
       expect({ filter, ids: actual }).toEqual({ filter, ids: expected });
+    }
+    // Indexes rebuilt from a snapshot (close writes one) answer the same.
+    await store.close();
+    store = await createEmbeddedStore({ dataDir: dir });
+    for (const { filter, ids } of cases.slice(0, 100)) {
+      const actual = (await store.find('Slot', { filter })).documents.map((d) => d._id).sort();
+      expect({ filter, ids: actual }).toEqual({ filter, ids });
     }
     await store.close();
   });
 
-  test('actor and date filters on Appointments (compound index) give the same ids as mingo', async () => {
-    const store = await createEmbeddedStore({ dataDir: tempDir() });
+  test('actor and date filters on Appointments (compound index) give the same ids as mingo, also after reopening', async () => {
+    const dir = tempDir();
+    let store = await createEmbeddedStore({ dataDir: dir });
     const actors = ['Practitioner/p1', 'Practitioner/p2', 'Location/r1', 'Patient/x'];
     const writes: ResourceWrite[] = [];
     for (let i = 0; i < 200; i++) {
@@ -393,6 +404,7 @@ describe('embedded store: the query planner agrees with a plain mingo scan', () 
       const doc = await store.read('Appointment', `ap${i}`);
       if (doc !== undefined && !doc.deleted) everything.push(doc);
     }
+    const cases: Array<{ filter: Record<string, unknown>; ids: string[] }> = [];
     for (let round = 0; round < 150; round++) {
       const a = time();
       const b = a + Math.floor(random() * 72) * HOUR;
@@ -408,8 +420,15 @@ describe('embedded store: the query planner agrees with a plain mingo scan', () 
         .all()
         .map((d) => d._id)
         .sort();
+      cases.push({ filter, ids: expected });
       const actual = (await store.find('Appointment', { filter })).documents.map((d) => d._id).sort();
       expect({ filter, ids: actual }).toEqual({ filter, ids: expected });
+    }
+    await store.close();
+    store = await createEmbeddedStore({ dataDir: dir });
+    for (const { filter, ids } of cases) {
+      const actual = (await store.find('Appointment', { filter })).documents.map((d) => d._id).sort();
+      expect({ filter, ids: actual }).toEqual({ filter, ids });
     }
     await store.close();
   });

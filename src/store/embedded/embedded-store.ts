@@ -145,7 +145,17 @@ function mentionsResource(value: unknown): boolean {
 }
 
 /** Loads the newest usable snapshot and replays the journal after it. */
-function recover(dir: string): { state: StoreState; segment: number; segmentBytes: number } {
+interface Recovered {
+  state: StoreState;
+  segment: number;
+  segmentBytes: number;
+  /** Journal bytes replayed on top of the snapshot. */
+  replayedBytes: number;
+  /** A snapshot file could not be used (recovery fell back to an older one or to the journal alone). */
+  snapshotSkipped: boolean;
+}
+
+function recover(dir: string): Recovered {
   removeTemporaryFiles(dir);
   const segments = listSegments(dir);
   const attempts: Array<number | undefined> = [...listSnapshots(dir), undefined];
@@ -169,6 +179,7 @@ function recover(dir: string): { state: StoreState; segment: number; segmentByte
     const toReplay = segments.filter((n) => n >= firstSegment);
     let segment = firstSegment;
     let segmentBytes = 0;
+    let replayedBytes = 0;
     for (const [i, n] of toReplay.entries()) {
       const file = path.join(dir, segmentFileName(n));
       const { validBytes, fileBytes } = scanSegment(file, (lines) => {
@@ -181,8 +192,9 @@ function recover(dir: string): { state: StoreState; segment: number; segmentByte
       }
       segment = n;
       segmentBytes = validBytes;
+      replayedBytes += validBytes;
     }
-    return { state, segment, segmentBytes };
+    return { state, segment, segmentBytes, replayedBytes, snapshotSkipped: lastError !== undefined };
   }
   throw new Error(`embedded store: could not recover ${dir}`, { cause: lastError });
 }
@@ -208,18 +220,32 @@ function loadSnapshotInto(state: StoreState, file: string): number {
     document(d) {
       const typeState = state.of(d.resourceType);
       for (const p of historyPositions(d.h)) typeState.history.setId(p, d.id);
-      state.install(
-        typeState,
-        {
-          _id: d.id,
-          versionId: d.versionId,
-          lastUpdated: d.lastUpdated,
-          deleted: d.deleted,
-          searchJson: d.searchJson,
-          o: d.deleted ? EMPTY_SORT_KEYS : freezeSortKeys(d.o),
-          h: d.h,
-        },
-        d.deleted ? undefined : JSON.parse(d.searchJson),
+      const ranges = d.deleted ? undefined : d.ranges;
+      typeState.entries.set(d.id, {
+        _id: d.id,
+        versionId: d.versionId,
+        lastUpdated: d.lastUpdated,
+        deleted: d.deleted,
+        searchJson: d.searchJson,
+        o: d.deleted ? EMPTY_SORT_KEYS : freezeSortKeys(d.o),
+        ranges,
+        h: d.h,
+      });
+      if (ranges !== undefined) typeState.indexes.loadRanges(d.id, ranges);
+    },
+    keys(type, code, key, ids) {
+      const typeState = state.of(type);
+      const entries = ids.map((id) => {
+        const entry = typeState.entries.get(id);
+        if (entry === undefined || entry.deleted) throw new Error(`embedded store: snapshot ${file} indexes ${type}/${id}, which is not live`);
+        return entry;
+      });
+      // The entries' own id strings, so the indexes share them instead of holding copies.
+      typeState.indexes.loadKeys(
+        code,
+        key,
+        entries.map((e) => e._id),
+        (id) => typeState.entries.get(id)?.ranges,
       );
     },
   });
@@ -438,13 +464,18 @@ class EmbeddedStoreImpl implements EmbeddedStore {
 
   snapshot(): Promise<void> {
     this.assertUsable();
-    return this.takeSnapshot();
+    return this.takeSnapshot(true);
   }
 
-  private takeSnapshot(): Promise<void> {
+  /** After a long replay or an unusable snapshot: take one now so the next start is fast. */
+  snapshotInBackground(): void {
+    this.takeSnapshot(true).catch((e: unknown) => this.onBackgroundError(e));
+  }
+
+  private takeSnapshot(force = false): Promise<void> {
     const running = (async (): Promise<void> => {
       await this.snapshotting?.catch(() => undefined);
-      const capture = await this.writeLock.run(async () => this.rotate());
+      const capture = await this.writeLock.run(async () => this.rotate(force));
       if (capture !== undefined) await writeSnapshot(this.dir, capture);
     })();
     const tracked = running.finally(() => {
@@ -454,9 +485,13 @@ class EmbeddedStoreImpl implements EmbeddedStore {
     return tracked;
   }
 
-  /** Inside the write lock: make the current segment durable, continue in a new one, capture the state. */
-  private async rotate(): Promise<SnapshotCapture | undefined> {
-    if (this.failure !== undefined || this.journal.size === 0) return undefined;
+  /**
+   * Inside the write lock: make the current segment durable, continue in a new one, capture the
+   * state. Nothing to do when the current segment is empty (the newest snapshot is current),
+   * unless `force`d.
+   */
+  private async rotate(force = false): Promise<SnapshotCapture | undefined> {
+    if (this.failure !== undefined || (this.journal.size === 0 && !force)) return undefined;
     try {
       await this.journal.syncAll();
       this.journal.rotate();
@@ -470,6 +505,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
         type: t.type,
         entries: Array.from(t.entries.values()),
         history: t.history.capture(),
+        keys: t.indexes.captureKeys(),
       })),
     };
   }
@@ -507,16 +543,11 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
   fs.mkdirSync(dir, { recursive: true });
   const lock = DataDirectoryLock.acquire(dir);
   try {
-    const { state, segment, segmentBytes } = recover(dir);
+    const { state, segment, segmentBytes, replayedBytes, snapshotSkipped } = recover(dir);
     const journal = JournalWriter.open(dir, segment, segmentBytes);
-    const store = new EmbeddedStoreImpl(
-      dir,
-      state,
-      journal,
-      lock,
-      options.snapshotEveryBytes ?? DEFAULT_SNAPSHOT_EVERY_BYTES,
-      options.onBackgroundError ?? (() => undefined),
-    );
+    const snapshotEveryBytes = options.snapshotEveryBytes ?? DEFAULT_SNAPSHOT_EVERY_BYTES;
+    const store = new EmbeddedStoreImpl(dir, state, journal, lock, snapshotEveryBytes, options.onBackgroundError ?? (() => undefined));
+    if (snapshotSkipped || replayedBytes >= snapshotEveryBytes) store.snapshotInBackground();
     return store;
   } catch (e) {
     lock.release();

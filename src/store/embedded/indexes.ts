@@ -153,6 +153,13 @@ export class CompoundIndex {
   }
 }
 
+/** One key of a hash or block index, as a snapshot stores it. */
+export interface IndexKeys {
+  code: string;
+  key: string;
+  ids: string[];
+}
+
 /** The in-memory indexes of one resource type, kept in step with its live (non-deleted) entries. */
 export class TypeIndexes {
   readonly hash = new Map<string, HashIndex>();
@@ -167,6 +174,47 @@ export class TypeIndexes {
     for (const { hash, date } of spec.compound ?? []) {
       const dateIndex = this.date.get(date);
       if (dateIndex !== undefined) this.compound.push(new CompoundIndex(hash, dateIndex, date));
+    }
+  }
+
+  /**
+   * For a snapshot: the hash and block indexes as (code, key, ids), copied so that writes after
+   * the capture do not show. Date and compound indexes are rebuilt on load from entry `ranges`.
+   */
+  captureKeys(): IndexKeys[] {
+    const keys: IndexKeys[] = [];
+    const all: Array<[string, HashIndex | undefined]> = [...this.hash, [BLOCK_CODE, this.block]];
+    for (const [code, index] of all) {
+      for (const [key, ids] of index?.keys ?? []) keys.push({ code, key, ids: Array.from(ids) });
+    }
+    return keys;
+  }
+
+  /** Snapshot loading: a live entry's date ranges (entry `ranges`). */
+  loadRanges(id: string, ranges: readonly number[]): void {
+    for (const index of this.date.values()) {
+      for (let i = 0; i + 2 < ranges.length; i += 3) {
+        const lo = ranges[i + 1];
+        const hi = ranges[i + 2];
+        if (ranges[i] === index.slot && lo !== undefined && hi !== undefined) index.add(lo, hi, id);
+      }
+    }
+  }
+
+  /** Snapshot loading: ids of a hash (or block) key, after their entries (for compound indexes' ranges). */
+  loadKeys(code: string, key: string, ids: readonly string[], rangesOf: (id: string) => readonly number[] | undefined): void {
+    const index = code === BLOCK_CODE ? this.block : this.hash.get(code);
+    if (index === undefined) return;
+    for (const id of ids) index.add(key, id);
+    for (const compound of this.compound) {
+      if (compound.hashCode !== code) continue;
+      for (const id of ids) {
+        const ranges = rangesOf(id) ?? [];
+        for (let i = 0; i + 2 < ranges.length; i += 3) {
+          const lo = ranges[i + 1];
+          if (ranges[i] === compound.date.slot && lo !== undefined) compound.add(key, lo, id);
+        }
+      }
     }
   }
 

@@ -5,6 +5,7 @@ import type { ResourceType } from '../../fhir/resource-types';
 import type { SortKeys } from '../store';
 import type { Entry } from './entry';
 import type { HistoryCapture } from './history-log';
+import type { IndexKeys } from './indexes';
 import { syncDirectory } from './journal';
 
 /**
@@ -14,9 +15,13 @@ import { syncDirectory } from './journal';
  *
  *   {"format":"kairos-embedded-snapshot","version":1,"segment":n}
  *   {"history":type,"v":[…],"lu":[…],"loc":[…],"len":[…]}          (chunks, in log order)
- *   {"t":type,"id":…,"v":…,"lu":…,"d":deleted,"h":…,"o":{…}}<TAB><s JSON>   (one per document)
- *   {"end":true,"documents":count,"versions":count}
+ *   {"t":type,"id":…,"v":…,"lu":…,"d":deleted,"h":…,"o":{…},"r":[ranges]}<TAB><s JSON>   (one per document)
+ *   {"index":type,"code":…,"key":…,"ids":[…]}                 (hash and block index keys, in chunks)
+ *   {"end":true,"documents":count,"versions":count,"keys":count}
  *
+ * Loading does not parse any document's `s`: the hash and block indexes come from the index
+ * lines, the date and compound indexes from each document's `ranges` (entry.ts). Parsing a
+ * million `s` texts was most of the start-up time.
  * Resources are not copied: a document's content is its current version's journal line, which the
  * history locations point at (segments before the snapshot were fsynced before it was taken). One
  * document per line, read in blocks and parsed line by line, keeps start-up memory flat and fast.
@@ -51,7 +56,7 @@ export function removeTemporaryFiles(dir: string): void {
 
 export interface SnapshotCapture {
   segment: number;
-  types: Array<{ type: ResourceType; entries: readonly Entry[]; history: HistoryCapture }>;
+  types: Array<{ type: ResourceType; entries: readonly Entry[]; history: HistoryCapture; keys: readonly IndexKeys[] }>;
 }
 
 export async function writeSnapshot(dir: string, capture: SnapshotCapture): Promise<void> {
@@ -60,6 +65,7 @@ export async function writeSnapshot(dir: string, capture: SnapshotCapture): Prom
   const handle = await fs.promises.open(tempName, 'w');
   let documents = 0;
   let versions = 0;
+  let keys = 0;
   try {
     let pending: string[] = [];
     let pendingChars = 0;
@@ -94,12 +100,20 @@ export async function writeSnapshot(dir: string, capture: SnapshotCapture): Prom
     }
     for (const { type, entries } of capture.types) {
       for (const e of entries) {
-        const head = JSON.stringify({ t: type, id: e._id, v: e.versionId, lu: e.lastUpdated, d: e.deleted, h: e.h, o: e.o });
+        const head = JSON.stringify({ t: type, id: e._id, v: e.versionId, lu: e.lastUpdated, d: e.deleted, h: e.h, o: e.o, r: e.ranges });
         await emit(`${head}\t${e.searchJson}`);
         documents += 1;
       }
     }
-    await emit(JSON.stringify({ end: true, documents, versions }));
+    for (const { type, keys: indexKeys } of capture.types) {
+      for (const { code, key, ids } of indexKeys) {
+        for (let start = 0; start < ids.length; start += HISTORY_CHUNK) {
+          await emit(JSON.stringify({ index: type, code, key, ids: ids.slice(start, start + HISTORY_CHUNK) }));
+        }
+        keys += ids.length;
+      }
+    }
+    await emit(JSON.stringify({ end: true, documents, versions, keys }));
     await flush();
     await handle.sync();
   } catch (e) {
@@ -127,11 +141,14 @@ export interface SnapshotDocument {
   /** `s` as JSON text. */
   searchJson: string;
   o: SortKeys;
+  ranges: number[] | undefined;
 }
 
 export interface SnapshotSink {
   history(type: ResourceType, versionIds: number[], lastUpdated: number[], locations: number[], lengths: number[]): void;
   document(document: SnapshotDocument): void;
+  /** Called after every document. */
+  keys(type: ResourceType, code: string, key: string, ids: string[]): void;
 }
 
 /** Each line of a file, as a view valid until the next line is requested. */
@@ -179,6 +196,7 @@ export function loadSnapshot(file: string, sink: SnapshotSink): { segment: numbe
   let segment: number | undefined;
   let documents = 0;
   let versions = 0;
+  let keys = 0;
   let ended = false;
   for (const line of fileLines(file)) {
     if (ended) throw invalid(file, 'data after the end marker');
@@ -191,7 +209,7 @@ export function loadSnapshot(file: string, sink: SnapshotSink): { segment: numbe
       continue;
     }
     if (tab >= 0) {
-      const { t, id, v, lu, d, h, o } = raw;
+      const { t, id, v, lu, d, h, o, r } = raw;
       if (
         typeof t !== 'string' ||
         !isResourceType(t) ||
@@ -200,13 +218,14 @@ export function loadSnapshot(file: string, sink: SnapshotSink): { segment: numbe
         typeof lu !== 'number' ||
         typeof d !== 'boolean' ||
         !(typeof h === 'number' || isNumberArray(h)) ||
-        !isRecord(o)
+        !isRecord(o) ||
+        !(r === undefined || isNumberArray(r))
       ) {
         throw invalid(file, 'document line');
       }
       // Buffer#toString copies, so the text does not pin the read buffer. `o` was written from SortKeys.
       const searchJson = line.toString('utf8', tab + 1);
-      sink.document({ resourceType: t, id, versionId: v, lastUpdated: lu, deleted: d, h, searchJson, o: o as SortKeys });
+      sink.document({ resourceType: t, id, versionId: v, lastUpdated: lu, deleted: d, h, searchJson, o: o as SortKeys, ranges: r });
       documents += 1;
     } else if (typeof raw.history === 'string') {
       const { history: type, v, lu, loc, len } = raw;
@@ -215,8 +234,23 @@ export function loadSnapshot(file: string, sink: SnapshotSink): { segment: numbe
       }
       sink.history(type, v, lu, loc, len);
       versions += v.length;
+    } else if (typeof raw.index === 'string') {
+      const { index: type, code, key, ids } = raw;
+      if (
+        !isResourceType(type) ||
+        typeof code !== 'string' ||
+        typeof key !== 'string' ||
+        !Array.isArray(ids) ||
+        !ids.every((i): i is string => typeof i === 'string')
+      ) {
+        throw invalid(file, 'index line');
+      }
+      sink.keys(type, code, key, ids);
+      keys += ids.length;
     } else if (raw.end === true) {
-      if (raw.documents !== documents || raw.versions !== versions) throw invalid(file, 'counts do not match the end marker');
+      if (raw.documents !== documents || raw.versions !== versions || raw.keys !== keys) {
+        throw invalid(file, 'counts do not match the end marker');
+      }
       ended = true;
     } else {
       throw invalid(file, 'unknown line');
