@@ -9,7 +9,7 @@ import type {
   Store,
   StoreFindResult,
   StoreQuery,
-  StoreReader,
+  TransactionReader,
   TransactionPlan,
 } from '../store/store';
 
@@ -122,7 +122,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
     history: (resourceType: ResourceType, id: string | undefined, query: HistoryQuery): Promise<HistoryResult> =>
       timed('history', () => store.history(resourceType, id, query)),
     commit: (writes: ResourceWrite[]): Promise<void> => timed('commit', () => store.commit(writes)),
-    transaction: <T>(lockKeys: readonly string[], fn: (reader: StoreReader) => Promise<TransactionPlan<T>>): Promise<T> =>
+    transaction: <T>(lockKeys: readonly string[], fn: (reader: TransactionReader) => Promise<TransactionPlan<T>>): Promise<T> =>
       timed('transaction', () => store.transaction(lockKeys, fn)),
     ping: (): Promise<void> => timed('ping', () => store.ping()),
     close: (): Promise<void> => store.close(),

@@ -17,6 +17,7 @@ import type {
   StoreQuery,
   StoreReader,
   TransactionPlan,
+  TransactionReader,
 } from '../store/store';
 import { BookingEngine } from '../scheduling/booking-engine';
 import type { DispatchContext } from './dispatch';
@@ -182,14 +183,14 @@ function collectConditionalReferences(value: unknown, into: Set<string>): void {
  * adds the planned writes to the Bundle's single commit. Two entries touching the same resource
  * fail the Bundle (R4 http.html#trules: identities must not overlap).
  */
-class BundleStore implements Store {
+class BundleStore implements Store, TransactionReader {
   readonly kind: Store['kind'];
   readonly planned: ResourceWrite[] = [];
   private readonly overlay = new Map<string, ResourceDocument>();
 
   constructor(
     private readonly inner: Store,
-    private readonly reader: StoreReader,
+    private readonly reader: TransactionReader,
   ) {
     this.kind = inner.kind;
   }
@@ -214,7 +215,9 @@ class BundleStore implements Store {
     await this.transaction([], () => Promise.resolve({ writes, result: undefined }));
   }
 
-  async transaction<T>(_lockKeys: readonly string[], fn: (reader: StoreReader) => Promise<TransactionPlan<T>>): Promise<T> {
+  async transaction<T>(lockKeys: readonly string[], fn: (reader: TransactionReader) => Promise<TransactionPlan<T>>): Promise<T> {
+    // The keys an entry's work needs (e.g. a booking's actors) are taken in the Bundle's one transaction.
+    await this.reader.lock(lockKeys);
     const plan = await fn(this);
     for (const write of plan.writes) {
       const key = `${write.resourceType}/${write.id}`;
@@ -233,6 +236,10 @@ class BundleStore implements Store {
       this.planned.push(write);
     }
     return plan.result;
+  }
+
+  lock(keys: readonly string[]): Promise<void> {
+    return this.reader.lock(keys);
   }
 
   ping(): Promise<void> {

@@ -135,6 +135,16 @@ export interface StoreReader {
   find(resourceType: ResourceType, query: StoreQuery): Promise<StoreFindResult>;
 }
 
+/**
+ * The reader a transaction function gets. `lock` takes further lock keys mid-transaction, with the
+ * same effect as naming them up front — used when the keys are only known once something has been
+ * read (a transaction Bundle that books an Appointment). Embedded: a no-op (transactions are
+ * serialised). MongoDB: bumps those lock documents inside the session.
+ */
+export interface TransactionReader extends StoreReader {
+  lock(keys: readonly string[]): Promise<void>;
+}
+
 /** What a transaction function decides: the writes to commit atomically and the value to return. */
 export interface TransactionPlan<T> {
   writes: ResourceWrite[];
@@ -162,7 +172,7 @@ export interface Store extends StoreReader {
    * `fn` may run more than once (retries) and must have no side effects besides its result.
    * A FhirError thrown by `fn` aborts the transaction and propagates unchanged.
    */
-  transaction<T>(lockKeys: readonly string[], fn: (reader: StoreReader) => Promise<TransactionPlan<T>>): Promise<T>;
+  transaction<T>(lockKeys: readonly string[], fn: (reader: TransactionReader) => Promise<TransactionPlan<T>>): Promise<T>;
 
   /** Resolves when the store can serve requests (readiness probe). */
   ping(): Promise<void>;

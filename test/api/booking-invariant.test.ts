@@ -89,6 +89,26 @@ describe('the booking invariant on plain REST writes', () => {
     expect((await slotAt('sch-inv', '08:30')).status).toBe('free');
   });
 
+  it('a transaction Bundle cannot get around the invariant: an overlapping Appointment fails it whole', async () => {
+    const before = await h.count('Appointment');
+    const patientsBefore = await h.count('Patient');
+    const res = await h.post('', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { fullUrl: 'urn:uuid:7d1b0f0e-1111-4c1a-9a55-0a0a0a0a0a01', resource: { resourceType: 'Patient', name: [{ family: 'Bundled' }] }, request: { method: 'POST', url: 'Patient' } },
+        {
+          resource: { ...timeOnly(athens('03-02', '09:10'), 15, [DR]), participant: [{ actor: { reference: DR }, status: 'accepted' }, { actor: { reference: 'urn:uuid:7d1b0f0e-1111-4c1a-9a55-0a0a0a0a0a01' }, status: 'accepted' }] },
+          request: { method: 'POST', url: 'Appointment' },
+        },
+      ],
+    });
+    expect(res.status).toBe(409);
+    expect(res.body).toEqual(outcomeOf('conflict', `Bundle.entry[1]: ${DR} is already booked from`));
+    expect(await h.count('Appointment')).toBe(before);
+    expect(await h.count('Patient')).toBe(patientsBefore);
+  });
+
   it('refuses a Slot a client marked busy by hand', async () => {
     const slot = await slotAt('sch-inv', '13:00');
     const blocked = await h.put<Slot>(`Slot/${slot.id}`, { ...slot, status: 'busy', comment: 'team meeting' });

@@ -16,6 +16,7 @@ import type {
   StoreFindResult,
   StoreQuery,
   StoreReader,
+  TransactionReader,
   TransactionPlan,
 } from '../store';
 import { appendPosition, currentPosition, filterView, freezeSortKeys, historyPositions, parseSearchIndex, toResourceDocument } from './entry';
@@ -260,7 +261,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
   private closing: Promise<void> | undefined;
   private closed = false;
   private failure: unknown;
-  private readonly reader: StoreReader;
+  private readonly reader: TransactionReader;
 
   constructor(
     private readonly dir: string,
@@ -270,7 +271,8 @@ class EmbeddedStoreImpl implements EmbeddedStore {
     private readonly snapshotEveryBytes: number,
     private readonly onBackgroundError: (error: unknown) => void,
   ) {
-    this.reader = { read: (t, id) => this.read(t, id), find: (t, q) => this.find(t, q) };
+    // lock() is a no-op: every transaction already runs alone under the write mutex.
+    this.reader = { read: (t, id) => this.read(t, id), find: (t, q) => this.find(t, q), lock: () => Promise.resolve() };
   }
 
   private assertUsable(): void {
@@ -399,7 +401,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
     return this.write(async () => ({ writes, result: undefined }));
   }
 
-  transaction<T>(_lockKeys: readonly string[], fn: (reader: StoreReader) => Promise<TransactionPlan<T>>): Promise<T> {
+  transaction<T>(_lockKeys: readonly string[], fn: (reader: TransactionReader) => Promise<TransactionPlan<T>>): Promise<T> {
     return this.write(() => fn(this.reader));
   }
 

@@ -13,6 +13,7 @@ import type {
   StoreFindResult,
   StoreQuery,
   StoreReader,
+  TransactionReader,
   TransactionPlan,
 } from '../store';
 import {
@@ -210,7 +211,7 @@ class MongoStoreImpl implements MongoStore {
    */
   async transaction<T>(
     lockKeys: readonly string[],
-    fn: (reader: StoreReader) => Promise<TransactionPlan<T>>,
+    fn: (reader: TransactionReader) => Promise<TransactionPlan<T>>,
   ): Promise<T> {
     const deadline = Date.now() + this.transactionTimeoutMs;
     // Sorted: transactions that share several keys touch them in the same order.
@@ -222,7 +223,7 @@ class MongoStoreImpl implements MongoStore {
           return await session.withTransaction(async (txSession) => {
             if (Date.now() >= deadline) throw busy();
             await this.bumpLocks(keys, txSession);
-            const plan = await fn(this.transactionReader(txSession));
+            const plan = await fn(this.transactionReader(txSession, new Set(keys)));
             await this.applyWrites(plan.writes, txSession);
             return plan.result;
           }, TRANSACTION_OPTIONS);
@@ -245,7 +246,7 @@ class MongoStoreImpl implements MongoStore {
    * A reader bound to the transaction's session. MongoDB does not support concurrent operations in
    * one transaction, so calls are queued even when fn issues them in parallel (e.g. Promise.all).
    */
-  private transactionReader(session: ClientSession): StoreReader {
+  private transactionReader(session: ClientSession, locked: Set<string>): TransactionReader {
     let queue: Promise<unknown> = Promise.resolve();
     const serialised = <R>(operation: () => Promise<R>): Promise<R> => {
       const next = queue.then(operation);
@@ -255,6 +256,11 @@ class MongoStoreImpl implements MongoStore {
     return {
       read: (resourceType, id) => serialised(() => this.readIn(resourceType, id, session)),
       find: (resourceType, query) => serialised(() => this.findIn(resourceType, query, session)),
+      lock: (keys) => {
+        const fresh = [...new Set(keys)].filter((k) => !locked.has(k)).sort();
+        for (const k of fresh) locked.add(k);
+        return serialised(() => this.bumpLocks(fresh, session));
+      },
     };
   }
 
