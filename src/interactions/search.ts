@@ -73,6 +73,7 @@ interface Included {
  * (and, for `:iterate`, the included) resources; each resource appears once.
  */
 async function includes(reader: StoreReader, request: SearchRequest, matches: readonly ResourceDocument[], now: number): Promise<Included[]> {
+  if (request.include.length === 0 && request.revinclude.length === 0) return [];
   const seen = new Set<string>(matches.map((m) => `${request.resourceType}/${m._id}`));
   const out: Included[] = [];
   const add = (resourceType: ResourceType, document: ResourceDocument): void => {

@@ -13,7 +13,7 @@ import {
 } from '../store/scheduling-queries';
 import type { Store, StoreReader } from '../store/store';
 import type { AuditAction } from './audit';
-import { auditWrite } from './audit';
+import { auditEvent } from './audit';
 import {
   APPOINTMENT_BUFFER_URL,
   appointmentBufferExtension,
@@ -105,6 +105,14 @@ function withoutExtensions(extensions: Extension[] | undefined, urls: readonly s
   return (extensions ?? []).filter((e) => !urls.includes(e.url));
 }
 
+interface ScheduleTerms {
+  bufferMinutes: number;
+  policy: BookingPolicy | undefined;
+}
+
+const TERMS_CACHE_SIZE = 4096;
+const SCHEDULE_CACHE_SIZE = 4096;
+
 /** Thrown inside a transaction when it needs lock keys it did not take; the caller retries with them. */
 class NeedLocks extends Error {
   constructor(readonly keys: readonly string[]) {
@@ -133,7 +141,34 @@ interface TimeTaken {
  * the write cannot be raced.
  */
 export class BookingEngine {
+  /**
+   * Parsed buffer and policy by `id/versionId` of a stored Schedule (a version never changes). Per
+   * engine, hence per store: ids and versions are only unique within one store.
+   */
+  private readonly termsCache = new Map<string, ScheduleTerms>();
+
+  /**
+   * Exclusive actors by `Schedule/id` as last read: only the first guess at a booking's lock keys.
+   * A stale entry costs nothing but a retry: resolveTime reads the Schedule inside the transaction
+   * and asks for any lock it lacks (NeedLocks), and refreshes the entry.
+   */
+  private readonly scheduleActors = new Map<string, string[]>();
+
   constructor(private readonly deps: BookingEngineDeps) {}
+
+  /** The buffer (SPEC §4.1) and booking policy (SPEC §4.2) of a Schedule, parsed once per stored version. */
+  private scheduleTerms(schedule: Schedule): ScheduleTerms {
+    const version = schedule.meta?.versionId;
+    const key = version === undefined || schedule.id === undefined ? undefined : `${schedule.id}/${version}`;
+    const cached = key === undefined ? undefined : this.termsCache.get(key);
+    if (cached !== undefined) return cached;
+    const terms: ScheduleTerms = { bufferMinutes: parseAvailability(schedule)?.bufferMinutes ?? 0, policy: parseBookingPolicy(schedule) };
+    if (key !== undefined) {
+      if (this.termsCache.size >= TERMS_CACHE_SIZE) this.termsCache.clear();
+      this.termsCache.set(key, terms);
+    }
+    return terms;
+  }
 
   /**
    * Runs `body` in a transaction locked on the keys it needs: it starts with `initialKeys`, and if
@@ -181,13 +216,29 @@ export class BookingEngine {
       const slot = await this.deps.store.read('Slot', idOf(slotKey));
       const scheduleKey = slot?.resource === null || slot === undefined ? undefined : refKey((slot.resource as Slot).schedule);
       if (scheduleKey === undefined) continue;
-      const schedule = await this.deps.store.read('Schedule', idOf(scheduleKey));
-      for (const actor of (schedule?.resource as Schedule | null | undefined)?.actor ?? []) {
-        const key = refKey(actor);
-        if (key !== undefined && EXCLUSIVE_ACTOR_TYPES.has(typeOf(key))) keys.add(key);
+      let actors = this.scheduleActors.get(scheduleKey);
+      if (actors === undefined) {
+        const schedule = await this.deps.store.read('Schedule', idOf(scheduleKey));
+        actors = BookingEngine.exclusiveActorsOf(schedule?.resource as Schedule | null | undefined);
+        this.rememberScheduleActors(scheduleKey, actors);
       }
+      for (const actor of actors) keys.add(actor);
     }
     return [...keys];
+  }
+
+  private static exclusiveActorsOf(schedule: Schedule | null | undefined): string[] {
+    const keys: string[] = [];
+    for (const actor of schedule?.actor ?? []) {
+      const key = refKey(actor);
+      if (key !== undefined && EXCLUSIVE_ACTOR_TYPES.has(typeOf(key))) keys.push(key);
+    }
+    return keys;
+  }
+
+  private rememberScheduleActors(scheduleKey: string, actors: string[]): void {
+    if (this.scheduleActors.size >= SCHEDULE_CACHE_SIZE) this.scheduleActors.clear();
+    this.scheduleActors.set(scheduleKey, actors);
   }
 
   private async appointmentLocks(appointmentId: string | undefined): Promise<string[]> {
@@ -232,6 +283,7 @@ export class BookingEngine {
       const schedule = (await ws.get('Schedule', idOf(key))) as (StoredFhirResource & Schedule) | undefined;
       if (schedule === undefined) throw conflict(`${key} of Slot/${slot.id} does not exist`);
       if (schedule.active === false) throw conflict(`${key} is not active: its Slots cannot be booked`);
+      this.rememberScheduleActors(key, BookingEngine.exclusiveActorsOf(schedule));
       schedules.push(schedule);
     }
     let start: number;
@@ -270,8 +322,9 @@ export class BookingEngine {
     let buffer = 0;
     let policy: BookingPolicy | undefined;
     for (const schedule of schedules) {
-      buffer = Math.max(buffer, parseAvailability(schedule)?.bufferMinutes ?? 0);
-      policy ??= parseBookingPolicy(schedule);
+      const terms = this.scheduleTerms(schedule);
+      buffer = Math.max(buffer, terms.bufferMinutes);
+      policy ??= terms.policy;
     }
     if (schedules.length === 0) buffer = parseAppointmentBuffer(proposal) ?? 0;
     // Every covered Slot must be free, or made busy only by the appointments being replaced (a Slot
@@ -553,7 +606,9 @@ export class BookingEngine {
   }
 
   private audit(ws: WorkingSet, action: AuditAction, actor: Actor, entities: readonly string[], overrideUsed: boolean, now: number): void {
-    const write = auditWrite({
+    // auditEvent, not auditWrite: the working set builds the version (and its search index) once, at commit.
+    const id = newId();
+    const event = auditEvent({
       action: overrideUsed ? 'override' : action,
       agent: actor.caller.subject,
       entities,
@@ -562,7 +617,7 @@ export class BookingEngine {
       description: overrideUsed ? `${action} with a policy override` : undefined,
       now,
     });
-    if (write.resource !== null) ws.put('AuditEvent', write.id, write.resource, 'POST');
+    ws.put('AuditEvent', id, { ...event, id } as StoredFhirResource, 'POST');
   }
 
   /** SPEC §4.2 cancelNoticeMinutes: returns whether an override was used. */
@@ -576,7 +631,7 @@ export class BookingEngine {
       const scheduleKey = refKey(slot?.schedule);
       if (scheduleKey === undefined) continue;
       const schedule = (await ws.get('Schedule', idOf(scheduleKey))) as Schedule | undefined;
-      policy = schedule === undefined ? undefined : parseBookingPolicy(schedule);
+      policy = schedule === undefined ? undefined : this.scheduleTerms(schedule).policy;
       if (policy !== undefined) break;
     }
     if (policy === undefined || policy.cancelNoticeMinutes === 0) return false;

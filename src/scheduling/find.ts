@@ -5,7 +5,7 @@ import { isResourceType } from '../fhir/resource-types';
 import { referenceKey } from '../fhir/search-index';
 import { parseSearchRequest } from '../fhir/search-request';
 import { resolveChains, toStoreQuery } from '../store/query';
-import { slotsOverlapping } from '../store/scheduling-queries';
+import { slotsStartingNear } from '../store/scheduling-queries';
 import type { Store } from '../store/store';
 import { parseBookingPolicy, parseRequiredLocationType, parseServiceDuration } from './availability';
 import type { BookingPolicy } from './availability';
@@ -84,6 +84,17 @@ async function search<T extends StoredFhirResource>(store: Store, type: Resource
   return documents.flatMap((d) => (d.resource === null ? [] : [d.resource as T]));
 }
 
+/** Free Slots of one schedule overlapping `[lo, hi)`, by start (store/scheduling-queries.ts slotsStartingNear). */
+async function freeSlotsOverlapping(store: Store, scheduleId: string, lo: number, hi: number): Promise<SlotR[]> {
+  const { documents } = await store.find('Slot', slotsStartingNear([`Schedule/${scheduleId}`], lo, hi, ['free']));
+  const slots: SlotR[] = [];
+  for (const d of documents) {
+    const slot = d.resource as SlotR | null;
+    if (slot !== null && Date.parse(slot.end) > lo) slots.push(slot);
+  }
+  return slots;
+}
+
 /** Whether an actor can be booked (SPEC §4.6: inactive actors offer nothing). */
 async function actorIsActive(store: Store, key: string, cache: Map<string, boolean>): Promise<boolean> {
   const cached = cache.get(key);
@@ -151,11 +162,16 @@ function coverFrom(slots: readonly SlotR[], byStart: ReadonlyMap<number, number>
   return covered >= end ? used : undefined;
 }
 
+interface LoadedRoom {
+  slots: SlotR[];
+  byStart: Map<number, number>;
+}
+
 interface RoomCandidate {
   location: string;
   schedule: ScheduleR;
-  slots: SlotR[];
-  byStart: Map<number, number>;
+  /** Free Slots over the request window, loaded on first use. */
+  slots: LoadedRoom | undefined;
 }
 
 /**
@@ -204,7 +220,8 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
   });
   const servicePolicy = service === undefined ? undefined : parseBookingPolicy(service);
 
-  // Rooms of the required type, with their free slots (loaded lazily, once).
+  // Rooms of the required type (looked up once per request); each room's free Slots are loaded
+  // only when a proposal gets that far down the list — usually the first room has the time.
   let rooms: RoomCandidate[] | undefined;
   const loadRooms = async (type: string): Promise<RoomCandidate[]> => {
     const locations = await search<StoredFhirResource & Location>(store, 'Location', [['type', type]], now);
@@ -213,15 +230,18 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
       const key = `Location/${location.id}`;
       if (!(await actorIsActive(store, key, activeCache))) continue;
       const roomSchedules = await search<ScheduleR>(store, 'Schedule', [['actor', key], ['active:not', 'false']], now);
-      for (const schedule of roomSchedules) {
-        const { documents } = await store.find('Slot', slotsOverlapping([`Schedule/${schedule.id}`], request.start, request.end, ['free']));
-        const slots = documents.flatMap((d) => (d.resource === null ? [] : [d.resource as SlotR]));
-        const byStart = new Map<number, number>();
-        slots.forEach((s, i) => byStart.set(Date.parse(s.start), i));
-        out.push({ location: key, schedule, slots, byStart });
-      }
+      for (const schedule of roomSchedules) out.push({ location: key, schedule, slots: undefined });
     }
     return out;
+  };
+  const roomSlots = async (room: RoomCandidate): Promise<LoadedRoom> => {
+    if (room.slots === undefined) {
+      const slots = await freeSlotsOverlapping(store, room.schedule.id, request.start, request.end);
+      const byStart = new Map<number, number>();
+      slots.forEach((s, i) => byStart.set(Date.parse(s.start), i));
+      room.slots = { slots, byStart };
+    }
+    return room.slots;
   };
 
   // Times the patient is already booked (SPEC §4.6 patient-reference).
@@ -251,8 +271,7 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
     if (!allActive) continue;
     const window = policyWindow(parseBookingPolicy(schedule) ?? servicePolicy);
     if (!(window.lo < window.hi) || window.lastStart < window.lo) continue;
-    const { documents } = await store.find('Slot', slotsOverlapping([`Schedule/${schedule.id}`], window.lo, window.hi, ['free']));
-    const slots = documents.flatMap((d) => (d.resource === null ? [] : [d.resource as SlotR]));
+    const slots = await freeSlotsOverlapping(store, schedule.id, window.lo, window.hi);
     // A joint schedule whose own Location has the right type needs no extra room.
     let needsRoom = roomType !== undefined;
     if (roomType !== undefined) {
@@ -271,7 +290,8 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
         let found = false;
         for (const room of rooms ?? []) {
           if (actors.includes(room.location)) continue;
-          const cover = coverFrom(room.slots, room.byStart, p.start, p.end);
+          const loaded = await roomSlots(room);
+          const cover = coverFrom(loaded.slots, loaded.byStart, p.start, p.end);
           if (cover === undefined) continue;
           proposal.slots = [...p.slots, ...cover];
           proposal.actors.push(room.location);

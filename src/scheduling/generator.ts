@@ -79,7 +79,9 @@ export async function generateScheduleSlots(store: Store, now: () => number, sch
         const blockers = booked.filter((b) => b.start < e && b.end > s).map((b) => blockedByExtension({ reference: b.appointment }));
         resource = { ...slot, extension: [...(slot.extension ?? []), ...blockers] };
       }
-      ws.put('Slot', id, { ...resource, id } as StoredFhirResource, 'POST');
+      // The plan's Slots are this run's own fresh objects: give them their id rather than copy them.
+      resource.id = id;
+      ws.put('Slot', id, resource as StoredFhirResource, 'POST');
     }
     for (const slot of plan.remove) ws.put('Slot', slot.id, null, 'DELETE');
     const result: GenerateResult = { created: plan.create.length, removed: plan.remove.length, unchanged: plan.unchanged };

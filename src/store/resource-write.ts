@@ -8,6 +8,18 @@ export function newId(): string {
   return randomUUID();
 }
 
+// Writes of one transaction share `now`: format it once (toISOString costs ~1 µs per write).
+let formattedNow = Number.NaN;
+let formattedText = '';
+
+function isoInstant(now: number): string {
+  if (now !== formattedNow) {
+    formattedText = new Date(now).toISOString();
+    formattedNow = now;
+  }
+  return formattedText;
+}
+
 /**
  * Builds the next version of a resource: sets meta.versionId / meta.lastUpdated (the server owns
  * both; R4 http.html#update says body values are ignored) and the search index.
@@ -29,10 +41,13 @@ export function nextVersion(
   const stored: StoredFhirResource = {
     resourceType: resource.resourceType,
     id,
-    meta: { ...resource.meta, versionId: String(versionId), lastUpdated: new Date(now).toISOString() },
+    meta: { ...resource.meta, versionId: String(versionId), lastUpdated: isoInstant(now) },
   };
-  for (const [key, value] of Object.entries(resource)) {
-    if (key !== 'resourceType' && key !== 'id' && key !== 'meta') (stored as unknown as Record<string, unknown>)[key] = value;
+  // A shallow copy: the caller's object is left as it was. Object.keys, not Object.entries: no pair arrays per key.
+  const source = resource as unknown as Record<string, unknown>;
+  const target = stored as unknown as Record<string, unknown>;
+  for (const key of Object.keys(source)) {
+    if (key !== 'resourceType' && key !== 'id' && key !== 'meta') target[key] = source[key];
   }
   const { s, o } = indexResource(stored);
   return { resourceType, id, method, resource: stored, versionId, lastUpdated: now, previousVersionId, s, o };

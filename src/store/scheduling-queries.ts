@@ -7,20 +7,42 @@ import type { StoreQuery } from './store';
  */
 
 /**
- * A free Slot longer than this is not looked for when flipping overlapping Slots (bounds the
- * index scan on `start`; generated Slots are minutes long, hand-made ones rarely exceed a day).
+ * A Slot longer than this is not looked for when flipping overlapping Slots or proposing times: it
+ * bounds the index walk on `start` to `(lo - MAX_SLOT_MS, hi)`. Generated Slots are minutes long and
+ * hand-made ones rarely exceed a day; a week made every booking walk a week of Slots per schedule.
  */
-export const MAX_SLOT_MS = 7 * 86_400_000;
+export const MAX_SLOT_MS = 86_400_000;
 
 /** Active appointment states (SPEC §4.5) as indexed under `s.status`. */
 const ACTIVE = ['pending', 'booked', 'arrived', 'checked-in'];
 
-/** Slots of these schedules (`Schedule/id`) overlapping `[lo, hi)`, optionally only in some statuses. */
+/**
+ * Slots of these schedules overlapping `[lo, hi)`, optionally only in some statuses.
+ *
+ * The `end` condition is spelled `s.end.lo` (for one condition the same match as `$elemMatch` in
+ * MongoDB) so that the embedded planner leaves it to the per-candidate check: as an indexed range
+ * it is open-ended (every Slot ending after `lo`, in every schedule) and was walked, up to the size
+ * of the status set, on every call. The schedule + start compound index drives the query instead.
+ */
 export function slotsOverlapping(scheduleRefs: readonly string[], lo: number, hi: number, statuses?: readonly string[]): StoreQuery {
   const clauses: Array<Record<string, unknown>> = [
     { 's.schedule': { $in: [...scheduleRefs] } },
     { 's.start': { $elemMatch: { lo: { $lt: hi, $gt: lo - MAX_SLOT_MS } } } },
-    { 's.end': { $elemMatch: { lo: { $gt: lo } } } },
+    { 's.end.lo': { $gt: lo } },
+  ];
+  if (statuses !== undefined) clauses.push({ 's.status': { $in: [...statuses] } });
+  return { filter: { $and: clauses }, sort: [['o.start', 1], ['_id', 1]] };
+}
+
+/**
+ * Candidates for `slotsOverlapping` without the `end` condition: Slots of these schedules starting
+ * in `(lo - MAX_SLOT_MS, hi)`. For callers that read every match anyway ($find over days of Slots):
+ * they check `end > lo` on the few extra Slots themselves, cheaper than a per-candidate check on all.
+ */
+export function slotsStartingNear(scheduleRefs: readonly string[], lo: number, hi: number, statuses?: readonly string[]): StoreQuery {
+  const clauses: Array<Record<string, unknown>> = [
+    { 's.schedule': { $in: [...scheduleRefs] } },
+    { 's.start': { $elemMatch: { lo: { $lt: hi, $gt: lo - MAX_SLOT_MS } } } },
   ];
   if (statuses !== undefined) clauses.push({ 's.status': { $in: [...statuses] } });
   return { filter: { $and: clauses }, sort: [['o.start', 1], ['_id', 1]] };
@@ -41,6 +63,10 @@ export function slotsStartingIn(scheduleRef: string, lo: number, hi: number): St
 export function blockingAppointments(actors: readonly string[], lo: number, hi: number, excludeIds: readonly string[] = []): StoreQuery {
   const clauses: Array<Record<string, unknown>> = [
     { 's._block': { $elemMatch: { a: { $in: [...actors] }, lo: { $lt: hi }, hi: { $gt: lo } } } },
+    // Implied by the block (its `lo` is the start, which `date` indexes) but decided by the date
+    // index: appointments starting at or after `hi` are dropped before the `_block` check, which
+    // the embedded store can only evaluate by parsing each candidate's search values.
+    { 's.date': { $elemMatch: { lo: { $lt: hi } } } },
   ];
   if (excludeIds.length > 0) clauses.push({ _id: { $nin: [...excludeIds] } });
   return { filter: { $and: clauses } };

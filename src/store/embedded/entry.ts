@@ -49,26 +49,37 @@ export function parseSearchIndex(entry: Entry): SearchIndex {
   return s;
 }
 
+/**
+ * A document for a caller. `s` is parsed on first use (few callers look at it, and parsing it was
+ * a large share of every read), always into the caller's own copy; it can be reassigned.
+ */
 export function toResourceDocument(entry: Entry, resource: StoredFhirResource | null): ResourceDocument {
+  let s: SearchIndex | undefined;
   return {
     _id: entry._id,
     versionId: entry.versionId,
     lastUpdated: entry.lastUpdated,
     deleted: entry.deleted,
     resource,
-    s: parseSearchIndex(entry),
+    get s(): SearchIndex {
+      s ??= parseSearchIndex(entry);
+      return s;
+    },
+    set s(value: SearchIndex) {
+      s = value;
+    },
     o: entry.o,
   };
 }
 
-/** What mingo evaluates a residual filter on: the ResourceDocument fields filters address. */
-export function filterView(entry: Entry): Record<string, unknown> {
+/** What mingo evaluates a residual filter on: the ResourceDocument fields filters address; `s` as given (mingo only reads it). */
+export function filterView(entry: Entry, s: SearchIndex): Record<string, unknown> {
   return {
     _id: entry._id,
     versionId: entry.versionId,
     lastUpdated: entry.lastUpdated,
     deleted: entry.deleted,
-    s: parseSearchIndex(entry),
+    s,
     o: entry.o,
   };
 }

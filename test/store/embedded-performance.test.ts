@@ -1,0 +1,178 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createEmbeddedStore } from '../../src/store/embedded/embedded-store';
+import type { Entry } from '../../src/store/embedded/entry';
+import { listSegments, segmentFileName } from '../../src/store/embedded/journal';
+import { cloneJson, deepFreeze, LruCache } from '../../src/store/embedded/lru-cache';
+import { documentLine, listSnapshots } from '../../src/store/embedded/snapshot';
+import { decodeWriteMeta, encodeWrite } from '../../src/store/embedded/write-codec';
+import { nextVersion } from '../../src/store/resource-write';
+import type { StoredFhirResource } from '../../src/fhir/resource-types';
+import { slotWrite } from './store-contract';
+
+const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
+const MINUTE = 60_000;
+
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kairos-embedded-perf-'));
+  tempDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  if (!condition()) throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('LruCache', () => {
+  test('drops the least recently used entry when over capacity', () => {
+    const cache = new LruCache<string, number>(2);
+    cache.set('a', 1);
+    cache.set('b', 2);
+    expect(cache.get('a')).toBe(1);
+    cache.set('c', 3);
+    expect(cache.get('b')).toBeUndefined();
+    expect(cache.get('a')).toBe(1);
+    expect(cache.get('c')).toBe(3);
+    expect(cache.size).toBe(2);
+  });
+});
+
+describe('cloneJson and deepFreeze', () => {
+  test('cloneJson returns an equal value that shares no object with the original', () => {
+    const original = { a: [1, { b: 'x' }], c: { d: null, e: true } };
+    const copy = cloneJson(original);
+    expect(copy).toEqual(original);
+    expect(copy.a).not.toBe(original.a);
+    expect(copy.a[1]).not.toBe(original.a[1]);
+    expect(copy.c).not.toBe(original.c);
+  });
+
+  test('deepFreeze freezes nested objects and arrays', () => {
+    const value = deepFreeze({ a: [{ b: 1 }] });
+    expect(Object.isFrozen(value)).toBe(true);
+    expect(Object.isFrozen(value.a)).toBe(true);
+    expect(Object.isFrozen(value.a[0])).toBe(true);
+  });
+});
+
+describe('write and snapshot encodings', () => {
+  test('encodeWrite writes the head JSON.stringify would, and it decodes back', () => {
+    const write = slotWrite({ id: 'needs "escaping"\\', versionId: 3, lastUpdated: T0 + 7 });
+    const line = encodeWrite(write).line.toString('utf8');
+    const head = line.slice(0, line.indexOf('\t'));
+    expect(head).toBe(JSON.stringify({ t: 'Slot', id: write.id, v: 3, lu: T0 + 7, m: write.method, o: write.o }));
+    expect(decodeWriteMeta(Buffer.from(line))).toMatchObject({ id: write.id, versionId: 3, lastUpdated: T0 + 7, o: write.o, deleted: false });
+  });
+
+  test('documentLine matches JSON.stringify of the document head, with and without ranges and history lists', () => {
+    const entries: Entry[] = [
+      { _id: 'a"b', versionId: 2, lastUpdated: T0, deleted: false, searchJson: '{"x":["y"]}', o: { start: T0, n: 'z' }, ranges: [0, T0, T0 + 1000, 1, -8.64e15, 8.64e15], h: [3, 9] },
+      { _id: 'gone', versionId: 4, lastUpdated: T0 + 1, deleted: true, searchJson: '{}', o: {}, ranges: undefined, h: 12 },
+    ];
+    for (const e of entries) {
+      const expected = JSON.stringify({ t: 'Slot', id: e._id, v: e.versionId, lu: e.lastUpdated, d: e.deleted, h: e.h, o: e.o, r: e.ranges });
+      expect(documentLine('Slot', e)).toBe(`${expected}\t${e.searchJson}`);
+    }
+  });
+});
+
+describe('nextVersion', () => {
+  test('sets id, versionId and lastUpdated without changing the caller object', () => {
+    const resource = { resourceType: 'Slot', meta: { tag: [{ code: 't' }] }, status: 'free' } as unknown as StoredFhirResource;
+    const before = JSON.stringify(resource);
+    const write = nextVersion('Slot', 'x', resource, 'POST', undefined, T0);
+    const later = nextVersion('Slot', 'y', resource, 'POST', undefined, T0 + 1);
+    expect(JSON.stringify(resource)).toBe(before);
+    expect(write.resource).toMatchObject({ id: 'x', meta: { versionId: '1', lastUpdated: new Date(T0).toISOString(), tag: [{ code: 't' }] } });
+    expect(later.resource?.meta?.lastUpdated).toBe(new Date(T0 + 1).toISOString());
+  });
+});
+
+describe('embedded store: cached reads', () => {
+  test('a caller changing a returned resource or its search values does not change what later reads return', async () => {
+    const store = await createEmbeddedStore({ dataDir: tempDir() });
+    await store.commit([slotWrite({ id: 'a', serviceType: '124' })]);
+    const first = await store.read('Slot', 'a');
+    const found = (await store.find('Slot', { filter: { 's.status': { $in: ['free'] } } })).documents[0];
+    if (first?.resource == null || found?.resource == null) throw new Error('slot a not returned');
+    (first.resource as unknown as { status: string }).status = 'busy';
+    if (first.resource.meta !== undefined) first.resource.meta.versionId = '99';
+    const firstStatus = first.s['status'];
+    if (firstStatus === undefined) throw new Error('no status values');
+    firstStatus.push('busy');
+    (found.resource as unknown as { serviceType: Array<{ coding: Array<{ code: string }> }> }).serviceType[0]?.coding.push({ code: 'x' });
+
+    const again = await store.read('Slot', 'a');
+    expect(again?.resource).toMatchObject({ status: 'free', meta: { versionId: '1' } });
+    expect(again?.resource).toMatchObject({ serviceType: [{ coding: [{ code: '124' }] }] });
+    expect(again?.s['status']).toEqual(['free']);
+    const busy = await store.find('Slot', { filter: { 's.status': { $in: ['busy'] } }, count: true });
+    expect(busy.total).toBe(0);
+    await store.close();
+  });
+
+  test('a read after an update returns the new version, not a cached old one', async () => {
+    const store = await createEmbeddedStore({ dataDir: tempDir() });
+    await store.commit([slotWrite({ id: 'a' })]);
+    expect((await store.read('Slot', 'a'))?.resource).toMatchObject({ status: 'free' });
+    await store.commit([slotWrite({ id: 'a', versionId: 2, status: 'busy' })]);
+    const read = await store.read('Slot', 'a');
+    expect(read?.versionId).toBe(2);
+    expect(read?.resource).toMatchObject({ status: 'busy' });
+    expect(read?.s['status']).toEqual(['busy']);
+    await store.close();
+  });
+
+  test('a residual filter on an unindexed parameter sees the values of each current version', async () => {
+    const store = await createEmbeddedStore({ dataDir: tempDir() });
+    await store.commit([slotWrite({ id: 'a', serviceType: '124' }), slotWrite({ id: 'b', serviceType: '125' })]);
+    const query = { filter: { 's.service-type': { $in: ['124'] } } };
+    expect((await store.find('Slot', query)).documents.map((d) => d._id)).toEqual(['a']);
+    await store.commit([slotWrite({ id: 'a', versionId: 2, serviceType: '125' }), slotWrite({ id: 'b', versionId: 2, serviceType: '124' })]);
+    expect((await store.find('Slot', query)).documents.map((d) => d._id)).toEqual(['b']);
+    await store.close();
+  });
+});
+
+describe('embedded store: snapshot schedule', () => {
+  test('rolls segments over without a new snapshot until the journal since the last one is half its size; recovery replays them all', async () => {
+    const dir = tempDir();
+    const errors: unknown[] = [];
+    const store = await createEmbeddedStore({ dataDir: dir, snapshotEveryBytes: 1024, onBackgroundError: (e) => errors.push(e) });
+    const bulk = Array.from({ length: 200 }, (_, i) => slotWrite({ id: `bulk${i}`, start: T0 + i * 15 * MINUTE }));
+    await store.commit(bulk);
+    await store.snapshot();
+    const [snapshot] = listSnapshots(dir);
+    if (snapshot === undefined) throw new Error('no snapshot');
+    const snapshotBytes = fs.statSync(path.join(dir, `snapshot-${String(snapshot).padStart(8, '0')}.jsonl`)).size;
+    const segmentsBefore = listSegments(dir).length;
+
+    // Each commit is a few hundred bytes: far past 1024 bytes several times, far short of half the snapshot.
+    const journalSince = (): number =>
+      listSegments(dir)
+        .filter((n) => n >= snapshot)
+        .reduce((sum, n) => sum + fs.statSync(path.join(dir, segmentFileName(n))).size, 0);
+    let i = 0;
+    while (journalSince() < snapshotBytes / 4) await store.commit([slotWrite({ id: `small${i++}` })]);
+    await until(() => listSegments(dir).length > segmentsBefore + 2, 'segments to roll over');
+    expect(listSnapshots(dir)).toEqual([snapshot]);
+
+    while (journalSince() < snapshotBytes) await store.commit([slotWrite({ id: `small${i++}` })]);
+    await until(() => (listSnapshots(dir)[0] ?? 0) > snapshot, 'a new snapshot');
+    expect(errors).toEqual([]);
+
+    const copy = tempDir();
+    fs.cpSync(dir, copy, { recursive: true, filter: (source) => path.basename(source) !== 'LOCK' });
+    await store.close();
+    const recovered = await createEmbeddedStore({ dataDir: copy });
+    const all = await recovered.find('Slot', { filter: {}, limit: 0, count: true });
+    expect(all.total).toBe(200 + i);
+    await recovered.close();
+  });
+});
