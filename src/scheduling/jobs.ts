@@ -65,8 +65,10 @@ export function startBackgroundJobs(options: JobOptions): { stop: () => Promise<
     const result = await generateAllSchedules(options.store, options.now, { horizonDays: options.slotHorizonDays, agent: 'kairos' });
     options.logger.info(result, 'slot generator run');
   };
-  // Roll every schedule forward once at start, then periodically.
-  once('slot-generator', generate);
+  // Roll every schedule forward shortly after start (not during it: a run over a large store would
+  // hold the event loop while the server should become ready), then periodically.
+  const first = setTimeout(() => once('slot-generator', generate), Math.min(60_000, options.generatorIntervalSeconds * 1000));
+  first.unref();
   const timers = [
     loop('hold-expiry', options.holdSweepMs ?? 1000, async () => {
       const count = await expireHolds(options.store, options.engine, options.now());
@@ -80,6 +82,7 @@ export function startBackgroundJobs(options: JobOptions): { stop: () => Promise<
   return {
     stop: async () => {
       stopped = true;
+      clearTimeout(first);
       for (const t of timers) clearInterval(t);
       await Promise.all([...running]);
     },
