@@ -1,3 +1,4 @@
+import { RESOURCE_TYPES } from './resource-types';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ErrorObject } from 'ajv';
@@ -19,21 +20,7 @@ import type { ValidationIssue } from './validation-rules';
  */
 
 /** The types the generated module exports a validator for. */
-export const VALIDATED_TYPES = [
-  'Schedule',
-  'Slot',
-  'Appointment',
-  'Patient',
-  'Practitioner',
-  'PractitionerRole',
-  'Location',
-  'HealthcareService',
-  'Organization',
-  'AuditEvent',
-  'Bundle',
-  'Parameters',
-  'OperationOutcome',
-] as const;
+export const VALIDATED_TYPES = [...RESOURCE_TYPES, 'Bundle', 'Parameters', 'OperationOutcome'] as const;
 export type ValidatedType = (typeof VALIDATED_TYPES)[number];
 
 const validatedTypes: ReadonlySet<string> = new Set(VALIDATED_TYPES);
