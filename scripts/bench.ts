@@ -11,7 +11,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -22,6 +21,7 @@ import { createEmbeddedStore } from '../src/store/embedded/embedded-store';
 import { nextVersion } from '../src/store/resource-write';
 import type { ResourceWrite } from '../src/store/store';
 import { availabilityExtension, CARDIOLOGY, GENERAL_MEDICINE, practitionerResource, roomType, scheduleResource } from './demo-clinic';
+import { freePort } from './free-port';
 
 interface Options {
   practitioners: number;
@@ -77,18 +77,6 @@ const ROUNDS = 3;
 const PROCEDURE = roomType('procedure', 'Procedure room');
 const EXAM = roomType('exam', 'Exam room');
 const SERVICE_TYPE = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/service-type', code: '124', display: 'General Practice' }] };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function rssMb(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN;

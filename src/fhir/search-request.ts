@@ -2,6 +2,7 @@ import type { DateRange } from '../store/store';
 import { badRequest } from './outcome';
 import { isResourceType, RESOURCE_TYPES } from './resource-types';
 import type { ResourceType } from './resource-types';
+import { DEFAULT_COUNT, MAX_COUNT } from './param-values';
 import { dateRange, normalizeString, referenceKey } from './search-index';
 import { searchParameter, searchParameters } from './search-parameters';
 import type { ReferenceParameter, SearchParameter } from './search-parameters';
@@ -172,9 +173,6 @@ export interface SearchOptions {
   /** Our FHIR base (no trailing slash): absolute reference values under it are made relative. */
   baseUrl?: string;
 }
-
-export const DEFAULT_COUNT = 50;
-export const MAX_COUNT = 1000;
 
 const DATE_FORMAT = 'yyyy[-mm[-dd[Thh:mm[:ss[.sss]][Z|(+|-)hh:mm]]]]';
 const TYPE_NAME = /^[A-Z][A-Za-z]+$/;
