@@ -51,3 +51,18 @@ export function resourceUrl(base: string, resource: Resource): string {
 export function bundle(type: Bundle['type'], entry: BundleEntry[], extra: Partial<Bundle> = {}): Bundle {
   return { resourceType: 'Bundle', type, ...extra, ...(entry.length > 0 ? { entry } : {}) };
 }
+
+/**
+ * `bundle(type, entries, extra)` as JSON text, from the entries' own JSON texts (`entryJson`): a
+ * search passes stored resource texts through instead of parsing and serialising them again.
+ */
+export function bundleJson(type: Bundle['type'], entries: readonly string[], extra: Partial<Bundle> = {}): string {
+  const head = JSON.stringify(bundle(type, [], extra));
+  // `bundle` puts `entry` last, so it goes just before the closing brace.
+  return entries.length === 0 ? head : `${head.slice(0, -1)},"entry":[${entries.join(',')}]}`;
+}
+
+/** One entry's JSON text, as JSON.stringify gives `{ fullUrl, resource, search: { mode } }`, with the resource already text. */
+export function entryJson(fullUrl: string, resourceJson: string, mode: 'match' | 'include'): string {
+  return `{"fullUrl":${JSON.stringify(fullUrl)},"resource":${resourceJson},"search":{"mode":"${mode}"}}`;
+}

@@ -43,6 +43,12 @@ export function parseSubsetting(query: ReadonlyArray<readonly [string, string]>)
   return result;
 }
 
+/** Whether `applySubsetting` returns resources unchanged (nothing asked, `_summary=false`, or `count`, which drops entries instead). */
+export function keepsEverything(subsetting: Subsetting): boolean {
+  const { summary, elements } = subsetting;
+  return (summary === undefined || summary === 'false' || summary === 'count') && elements === undefined;
+}
+
 function matchesElement(key: string, names: ReadonlySet<string>): boolean {
   if (names.has(key)) return true;
   // Choice types: `deceased` keeps `deceasedBoolean` (R4 json.html#choice).
@@ -59,7 +65,7 @@ function matchesElement(key: string, names: ReadonlySet<string>): boolean {
  */
 export function applySubsetting<R extends Resource>(resource: R, subsetting: Subsetting): R {
   const { summary, elements } = subsetting;
-  if ((summary === undefined || summary === 'false' || summary === 'count') && elements === undefined) return resource;
+  if (keepsEverything(subsetting)) return resource;
   const always = new Set(['resourceType', 'id', 'meta', 'implicitRules', 'modifierExtension']);
   const type = resource.resourceType;
   const table = isResourceType(type) ? ELEMENT_TABLE[type] : undefined;

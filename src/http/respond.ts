@@ -42,6 +42,12 @@ export function sendResult(res: Response, result: FhirResult, options: ResponseO
       return;
     }
   }
+  if (result.json !== undefined && !options.pretty) {
+    // Stored text passed through (FhirResult.json): the same bytes JSON.stringify would give.
+    res.setHeader('Content-Type', FHIR_JSON);
+    res.send(result.json);
+    return;
+  }
   if (result.resource === undefined) {
     res.end();
     return;

@@ -8,6 +8,7 @@ import type { SearchRequest } from '../fhir/search-request';
 import type { ScopeContext, ScopeVerb } from '../fhir/smart-scopes';
 import { scopeAllows } from '../fhir/smart-scopes';
 import type { StoreReader } from '../store/store';
+import { withResource } from './fhir-request';
 import type { Caller, FhirRequest, FhirResult } from './fhir-request';
 
 /**
@@ -102,13 +103,24 @@ function appointmentPatients(appointment: Appointment, baseUrl: string): string[
 }
 
 /**
+ * What `canSee` decides from the caller and the type alone, or undefined when it depends on the
+ * resource (a patient's own records): a search checks this once, and looks inside each resource
+ * only when it must.
+ */
+export function canSeeType(caller: Caller, resourceType: ResourceType): boolean | undefined {
+  if (!hasScope(caller, resourceType, 'r') && !hasScope(caller, resourceType, 's')) return false;
+  if (!patientOnly(caller)) return true;
+  if (PUBLIC_DIRECTORY_TYPES.has(resourceType)) return true;
+  return undefined;
+}
+
+/**
  * Whether the caller may see this resource: its scopes allow reading the type, and a patient
  * caller sees only the public directory, its own Patient and Appointments it takes part in.
  */
 export function canSee(caller: Caller, resourceType: ResourceType, resource: Resource, baseUrl: string): boolean {
-  if (!hasScope(caller, resourceType, 'r') && !hasScope(caller, resourceType, 's')) return false;
-  if (!patientOnly(caller)) return true;
-  if (PUBLIC_DIRECTORY_TYPES.has(resourceType)) return true;
+  const byType = canSeeType(caller, resourceType);
+  if (byType !== undefined) return byType;
   const own = ownPatientKey(caller);
   if (own === undefined) return false;
   if (resourceType === 'Patient') return `Patient/${resource.id ?? ''}` === own;
@@ -369,7 +381,7 @@ export function restrictResult(match: RouteMatch, req: FhirRequest, result: Fhir
     if (removed === 0) return result;
     const filtered: Bundle = { ...history, entry: kept };
     if (history.total !== undefined) filtered.total = history.total - removed;
-    return { ...result, resource: filtered };
+    return withResource(result, filtered);
   }
   return result;
 }

@@ -2,11 +2,12 @@ import { badRequest, methodNotAllowed, notFound } from '../fhir/outcome';
 import type { ResourceType } from '../fhir/resource-types';
 import type { RouteMatch } from '../fhir/routes';
 import type { FhirOperation } from '../operations/operation';
-import { parseSubsetting, applySubsetting } from '../fhir/subsetting';
+import { applySubsetting, keepsEverything, parseSubsetting } from '../fhir/subsetting';
 import { readCapabilityStatement } from './capabilities';
 import type { ServerContext } from './context';
 import { createResource } from './create';
 import { deleteResource } from './delete';
+import { withResource } from './fhir-request';
 import type { FhirRequest, FhirResult } from './fhir-request';
 import { historyResource } from './history';
 import { patchResource } from './patch';
@@ -96,6 +97,7 @@ async function run(match: RouteMatch, req: FhirRequest, ctx: DispatchContext): P
 
 function withSubsetting(req: FhirRequest, result: FhirResult): FhirResult {
   const subsetting = parseSubsetting(req.query);
-  if (result.resource === undefined) return result;
-  return { ...result, resource: applySubsetting(result.resource, subsetting) };
+  // Nothing asked: the result stays as it is (its stored JSON text, if any, passes through unparsed).
+  if (keepsEverything(subsetting) || result.resource === undefined) return result;
+  return withResource(result, applySubsetting(result.resource, subsetting));
 }

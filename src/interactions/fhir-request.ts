@@ -52,6 +52,12 @@ export interface FhirResult {
   status: number;
   /** The body resource; omitted for 204 or `return=minimal`. */
   resource?: Resource;
+  /**
+   * The body as JSON text when the interaction has it without serialising `resource` (a stored
+   * resource passed through, see `jsonResult`); respond.ts then sends it as is. Exactly
+   * `JSON.stringify(resource)`: a result with another resource must drop it (`withResource`).
+   */
+  json?: string;
   /** Sets ETag / Last-Modified / Location from this stored version (R4 http.html#versioning). */
   version?: { resourceType: ResourceType; id: string; versionId: number; lastUpdated: number };
   /** Shown instead of the resource when the client asked `Prefer: return=OperationOutcome`. */
@@ -61,4 +67,28 @@ export interface FhirResult {
   /** Whether `Location` should be set (create, update-as-create). */
   location?: boolean;
   headers?: Record<string, string>;
+}
+
+/**
+ * A result whose body is JSON text: `resource` is parsed from it on first use (batch entries and
+ * access checks need the object; a plain read or search response never does).
+ */
+export function jsonResult(fields: Omit<FhirResult, 'resource' | 'json'>, json: string): FhirResult {
+  let resource: Resource | undefined;
+  const result: FhirResult = { ...fields, json };
+  Object.defineProperty(result, 'resource', {
+    enumerable: true,
+    configurable: true,
+    get: (): Resource => {
+      resource ??= JSON.parse(json) as Resource;
+      return resource;
+    },
+  });
+  return result;
+}
+
+/** The same result with another body resource (and no longer its JSON text). */
+export function withResource(result: FhirResult, resource: Resource): FhirResult {
+  const { json: _stale, ...rest } = result;
+  return { ...rest, resource };
 }

@@ -1,17 +1,17 @@
-import type { BundleEntry } from 'fhir/r4';
-import { bundle, pagingLinks } from '../fhir/bundle';
+import { bundleJson, entryJson, pagingLinks } from '../fhir/bundle';
 import { badRequest } from '../fhir/outcome';
 import { parseQueryPairs } from '../fhir/query-string';
 import type { ResourceType } from '../fhir/resource-types';
 import { isResourceType } from '../fhir/resource-types';
 import type { IncludeDirective, SearchRequest } from '../fhir/search-request';
 import { parseSearchRequest } from '../fhir/search-request';
-import { applySubsetting } from '../fhir/subsetting';
+import { applySubsetting, keepsEverything } from '../fhir/subsetting';
 import type { FindIds } from '../store/query';
 import { resolveChains, toStoreQuery } from '../store/query';
 import type { ResourceDocument, StoreReader } from '../store/store';
-import { assertSearchAllowed, canSee } from './access';
+import { assertSearchAllowed, canSee, canSeeType } from './access';
 import type { ServerContext } from './context';
+import { jsonResult } from './fhir-request';
 import type { FhirRequest, FhirResult } from './fhir-request';
 
 /** Issue: `_include` fan-out is capped so one search cannot pull the whole store. */
@@ -128,34 +128,28 @@ export async function searchResources(req: FhirRequest & { resourceType: Resourc
   const request = await resolveChains(parsed, findIdsWith(ctx.store), now);
   const { documents, total } = await ctx.store.find(req.resourceType, toStoreQuery(request, now));
   const subsetting = { summary: parsed.summary, elements: parsed.elements };
-  const entry: BundleEntry[] = [];
-  for (const document of documents) {
-    // The caller's compartment criteria already bound the matches (access.ts); this is the backstop.
-    if (document.resource === null || !canSee(req.caller, req.resourceType, document.resource, req.baseUrl)) continue;
-    entry.push({
-      fullUrl: `${req.baseUrl}/${req.resourceType}/${document._id}`,
-      resource: applySubsetting(document.resource, subsetting),
-      search: { mode: 'match' },
-    });
-  }
+  const unchanged = keepsEverything(subsetting);
+  const entries: string[] = [];
+  const add = (resourceType: ResourceType, document: ResourceDocument, mode: 'match' | 'include'): void => {
+    if (document.deleted) return;
+    // SPEC §6: the caller's compartment criteria already bound the matches (access.ts); this is
+    // the backstop, and it keeps _include/_revinclude from carrying other patients' records.
+    const visible = canSeeType(req.caller, resourceType);
+    if (visible === false || (visible === undefined && (document.resource === null || !canSee(req.caller, resourceType, document.resource, req.baseUrl)))) return;
+    // The stored text passes through when nothing is cut (store.ts ResourceDocument.json).
+    const json = unchanged ? document.json : undefined;
+    const resource = json ?? (document.resource === null ? undefined : JSON.stringify(applySubsetting(document.resource, subsetting)));
+    if (resource !== undefined) entries.push(entryJson(`${req.baseUrl}/${resourceType}/${document._id}`, resource, mode));
+  };
+  for (const document of documents) add(req.resourceType, document, 'match');
   if (parsed.summary !== 'count') {
-    for (const inc of await includes(ctx.store, parsed, documents, now)) {
-      // SPEC §6: _include/_revinclude must not carry what the caller may not read (other patients' records).
-      if (inc.document.resource === null || !canSee(req.caller, inc.resourceType, inc.document.resource, req.baseUrl)) continue;
-      entry.push({
-        fullUrl: `${req.baseUrl}/${inc.resourceType}/${inc.document._id}`,
-        resource: applySubsetting(inc.document.resource, subsetting),
-        search: { mode: 'include' },
-      });
-    }
+    for (const inc of await includes(ctx.store, parsed, documents, now)) add(inc.resourceType, inc.document, 'include');
   }
   const url = `${req.baseUrl}/${req.resourceType}`;
   const applied = parsed.applied.filter(([k]) => k !== '_count' && k !== '_offset');
-  return {
-    status: 200,
-    resource: bundle('searchset', entry, {
-      ...(total !== undefined ? { total } : {}),
-      link: pagingLinks(url, applied, parsed.offset, parsed.count, documents.length, total),
-    }),
-  };
+  const json = bundleJson('searchset', entries, {
+    ...(total !== undefined ? { total } : {}),
+    link: pagingLinks(url, applied, parsed.offset, parsed.count, documents.length, total),
+  });
+  return jsonResult({ status: 200 }, json);
 }

@@ -55,8 +55,15 @@ export interface ResourceDocument {
   /** meta.lastUpdated as epoch ms. */
   lastUpdated: number;
   deleted: boolean;
-  /** The resource with meta.versionId/lastUpdated set; null when deleted. */
+  /** The resource with meta.versionId/lastUpdated set; null when deleted. The caller's own copy. */
   resource: StoredFhirResource | null;
+  /**
+   * The same resource as the JSON text the store holds, when it holds text (the embedded store;
+   * MongoDB leaves it undefined, as it does for a tombstone). Exactly `JSON.stringify(resource)`
+   * of the stored version, so a response can pass it through without parsing and serialising
+   * (a read or search answer is mostly this text). Changing `resource` does not change it.
+   */
+  readonly json?: string;
   /** Search values (`indexResource`), as given with the write; empty for a tombstone. */
   s: SearchIndex;
   o: SortKeys;

@@ -198,6 +198,8 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           lastUpdated: T0,
           deleted: false,
           resource: write.resource,
+          // The stored text, where the store keeps text (ResourceDocument.json): exactly the resource's JSON.
+          json: store().kind === 'embedded' ? JSON.stringify(write.resource) : undefined,
           s: write.s,
           o: write.o,
         });
@@ -223,6 +225,7 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         await store().commit([deleteWrite('Slot', 'a', 2, T0 + 1000)]);
         const doc = await store().read('Slot', 'a');
         expect(doc).toMatchObject({ _id: 'a', versionId: 2, deleted: true, resource: null });
+        expect(doc?.json).toBeUndefined();
         expect(await store().vread('Slot', 'a', 2)).toMatchObject({ method: 'DELETE', resource: null, versionId: 2 });
         expect((await store().vread('Slot', 'a', 1))?.resource).toMatchObject({ id: 'a' });
       });
@@ -277,6 +280,12 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         expect(again?.status).toBe('free');
         expect(again?.comment).toBeUndefined();
         expect(((await store().vread('Slot', 'a', 1))?.resource as Slot | undefined)?.status).toBe('free');
+        // The text is the stored version's, whatever a caller did to a parsed copy.
+        const read = await store().read('Slot', 'a');
+        if (read?.json !== undefined) {
+          (read.resource as Slot).status = 'busy';
+          expect(JSON.parse(read.json)).toMatchObject({ status: 'free' });
+        }
       });
     });
 

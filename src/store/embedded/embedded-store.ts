@@ -31,7 +31,7 @@ import { planQuery } from './query-planner';
 import { listSnapshots, loadSnapshot, removeTemporaryFiles, snapshotFileName, writeSnapshot } from './snapshot';
 import type { SnapshotCapture } from './snapshot';
 import { effectiveSort, sortPage } from './sort';
-import { decodeWriteMeta, decodeWriteResource, encodeWrite } from './write-codec';
+import { decodeWriteMeta, decodeWriteResource, decodeWriteResourceText, encodeWrite } from './write-codec';
 
 /**
  * The embedded store (SPEC §2): no server, one process, everything under `dataDir`.
@@ -89,6 +89,12 @@ const DEFAULT_SNAPSHOT_EVERY_BYTES = 64 * 1024 * 1024;
  * each stay well inside the memory budget (SPEC: 1,000,000 Slots in 1.5 GB).
  */
 const PARSED_CACHE_ENTRIES = 20_000;
+/**
+ * Stored JSON texts kept for reads and searches (a response passes them through unparsed). A Slot's
+ * text is ~0.5 KB, a third of its parsed form, so more of them fit the same budget: the whole
+ * benchmark clinic's Slots (~164k) stay within ~100 MB.
+ */
+const TEXT_CACHE_ENTRIES = 200_000;
 const EMPTY_SORT_KEYS: SortKeys = Object.freeze({});
 
 class TypeState {
@@ -281,6 +287,8 @@ class EmbeddedStoreImpl implements EmbeddedStore {
   private readonly reader: TransactionReader;
   /** Never handed out: callers get a copy (cloneJson), so they cannot change what others read. */
   private readonly resources = new LruCache<Entry, StoredFhirResource>(PARSED_CACHE_ENTRIES);
+  /** Stored JSON texts (immutable strings, handed out as they are) for reads and searches that pass them through. */
+  private readonly texts = new LruCache<Entry, string>(TEXT_CACHE_ENTRIES);
   /** Deep-frozen; used only to evaluate residual filters. */
   private readonly searchValues = new LruCache<Entry, SearchIndex>(PARSED_CACHE_ENTRIES);
 
@@ -382,20 +390,36 @@ class EmbeddedStoreImpl implements EmbeddedStore {
   }
 
   private document(state: TypeState, entry: Entry): ResourceDocument {
-    return toResourceDocument(entry, this.resourceOf(state, entry));
+    return toResourceDocument(entry, {
+      json: () => this.resourceText(state, entry),
+      resource: () => this.resourceOf(state, entry),
+    });
   }
 
-  /** The current resource, from the cache or its journal line (a fresh copy on every call). */
+  /** The current resource, from the cache or its stored text (a fresh copy on every call). */
   private resourceOf(state: TypeState, entry: Entry): StoredFhirResource | null {
     if (entry.deleted) return null;
     let resource = this.resources.get(entry);
     if (resource === undefined) {
-      const parsed = decodeWriteResource(this.readLine(state, currentPosition(entry.h)));
-      if (parsed === null) return null;
-      resource = parsed;
+      const text = this.resourceText(state, entry);
+      if (text === null) return null;
+      resource = JSON.parse(text) as StoredFhirResource;
       this.resources.set(entry, resource);
     }
     return cloneJson(resource);
+  }
+
+  /** The current resource's JSON text, from the cache or its journal line. */
+  private resourceText(state: TypeState, entry: Entry): string | null {
+    if (entry.deleted) return null;
+    let text = this.texts.get(entry);
+    if (text === undefined) {
+      const read = decodeWriteResourceText(this.readLine(state, currentPosition(entry.h)));
+      if (read === null) return null;
+      text = read;
+      this.texts.set(entry, text);
+    }
+    return text;
   }
 
   private searchValuesOf(entry: Entry): SearchIndex {
@@ -603,6 +627,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
     } finally {
       this.closed = true;
       this.resources.clear();
+      this.texts.clear();
       this.searchValues.clear();
       for (const fd of this.readFds.values()) fs.closeSync(fd);
       this.readFds.clear();

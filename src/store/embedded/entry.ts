@@ -49,18 +49,40 @@ export function parseSearchIndex(entry: Entry): SearchIndex {
   return s;
 }
 
+/** Where a document's resource comes from, each asked at most once per document. */
+export interface ResourceSource {
+  /** The stored JSON text; null for a tombstone. */
+  json(): string | null;
+  /** A fresh parsed copy; null for a tombstone. */
+  resource(): StoredFhirResource | null;
+}
+
 /**
- * A document for a caller. `s` is parsed on first use (few callers look at it, and parsing it was
- * a large share of every read), always into the caller's own copy; it can be reassigned.
+ * A document for a caller. Its resource, its JSON text and `s` are produced on first use: a search
+ * answer passes the stored text through and never parses the resource, the booking engine parses
+ * the resource and never needs the text, and few callers look at `s`. Each is the caller's own
+ * (the resource a fresh copy) and `resource`/`s` can be reassigned.
  */
-export function toResourceDocument(entry: Entry, resource: StoredFhirResource | null): ResourceDocument {
+export function toResourceDocument(entry: Entry, source: ResourceSource): ResourceDocument {
   let s: SearchIndex | undefined;
+  let resource: StoredFhirResource | null | undefined;
+  let json: string | null | undefined;
   return {
     _id: entry._id,
     versionId: entry.versionId,
     lastUpdated: entry.lastUpdated,
     deleted: entry.deleted,
-    resource,
+    get resource(): StoredFhirResource | null {
+      if (resource === undefined) resource = entry.deleted ? null : source.resource();
+      return resource;
+    },
+    set resource(value: StoredFhirResource | null) {
+      resource = value;
+    },
+    get json(): string | undefined {
+      if (json === undefined) json = entry.deleted ? null : source.json();
+      return json ?? undefined;
+    },
     get s(): SearchIndex {
       s ??= parseSearchIndex(entry);
       return s;

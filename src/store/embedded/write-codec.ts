@@ -94,7 +94,15 @@ export function decodeWriteMeta(bytes: Buffer): WriteMeta {
 
 /** The resource of a write line (a fresh object), or null for a delete. */
 export function decodeWriteResource(bytes: Buffer): StoredFhirResource | null {
-  const [, second] = tabs(bytes);
-  const resource: StoredFhirResource | null = JSON.parse(bytes.toString('utf8', second + 1));
+  const text = decodeWriteResourceText(bytes);
+  if (text === null) return null;
+  const resource: StoredFhirResource = JSON.parse(text);
   return resource;
+}
+
+/** The resource of a write line as its JSON text (what encodeWrite wrote), or null for a delete. */
+export function decodeWriteResourceText(bytes: Buffer): string | null {
+  const [, second] = tabs(bytes);
+  const rest = bytes.subarray(second + 1);
+  return rest.equals(NULL_RESOURCE) ? null : rest.toString('utf8');
 }

@@ -1,0 +1,40 @@
+import type { BundleEntry, Schedule, Slot } from 'fhir/r4';
+import { bundle, bundleJson, entryJson } from '../../src/fhir/bundle';
+import { jsonResult, withResource } from '../../src/interactions/fhir-request';
+
+const slot: Slot = { resourceType: 'Slot', id: 's1', schedule: { reference: 'Schedule/x' }, status: 'free', start: '2027-01-04T08:00:00Z', end: '2027-01-04T08:15:00Z' };
+
+const schedule: Schedule = { resourceType: 'Schedule', id: 'x', actor: [] };
+const busy: Slot = { ...slot, status: 'busy' };
+
+describe('searchset JSON assembled from stored texts', () => {
+  test('bundleJson with entry texts is byte-equal to JSON.stringify of the same Bundle object', () => {
+    const entries: BundleEntry[] = [
+      { fullUrl: 'http://x/fhir/Slot/s1', resource: slot, search: { mode: 'match' } },
+      { fullUrl: 'http://x/fhir/Schedule/"quoted"', resource: schedule, search: { mode: 'include' } },
+    ];
+    const extra = { total: 2, link: [{ relation: 'self', url: 'http://x/fhir/Slot?_count=20' }] };
+    const texts = entries.map((e) => entryJson(e.fullUrl ?? '', JSON.stringify(e.resource), e.search?.mode === 'include' ? 'include' : 'match'));
+    expect(bundleJson('searchset', texts, extra)).toBe(JSON.stringify(bundle('searchset', entries, extra)));
+  });
+
+  test('without entries the Bundle has no entry element', () => {
+    expect(bundleJson('searchset', [], { total: 0 })).toBe(JSON.stringify(bundle('searchset', [], { total: 0 })));
+    expect(JSON.parse(bundleJson('searchset', []))).not.toHaveProperty('entry');
+  });
+});
+
+describe('results that carry JSON text', () => {
+  test('jsonResult parses its resource from the text on first use, once', () => {
+    const result = jsonResult({ status: 200 }, JSON.stringify(slot));
+    expect(result.json).toBe(JSON.stringify(slot));
+    expect(result.resource).toEqual(slot);
+    expect(result.resource).toBe(result.resource);
+  });
+
+  test('withResource replaces the body and drops the now stale text', () => {
+    const result = withResource(jsonResult({ status: 200, headers: { A: 'b' } }, JSON.stringify(slot)), busy);
+    expect(result.json).toBeUndefined();
+    expect(result).toEqual({ status: 200, headers: { A: 'b' }, resource: busy });
+  });
+});
