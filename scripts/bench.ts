@@ -116,6 +116,8 @@ async function startServer(dataDir: string, profileDir?: string): Promise<{ chil
       BASE_URL: `http://127.0.0.1:${port}/fhir`,
       RATE_LIMIT_BOOKINGS_PER_MINUTE: '1000000',
       GENERATOR_INTERVAL_SECONDS: '604800',
+      // Not in the middle of a measurement (generation is measured on its own, before the server starts).
+      GENERATOR_FIRST_RUN_SECONDS: '604800',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -18,6 +18,8 @@ export interface Config {
   readonly slotHorizonDays: number;
   /** How often the generator rolls every active Schedule forward. */
   readonly generatorIntervalSeconds: number;
+  /** Delay of the generator's first run after start (GENERATOR_FIRST_RUN_SECONDS; capped by the interval). */
+  readonly generatorFirstRunSeconds: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Booking operations ($hold, $book, $reschedule) one client may run per minute (token bucket refill rate). */
   readonly rateLimitBookingsPerMinute: number;
@@ -101,6 +103,7 @@ export function loadConfig(env: Env): Config {
     holdTtlSeconds: integer(env, 'HOLD_TTL_SECONDS', 300, 1, 86400),
     slotHorizonDays: integer(env, 'SLOT_HORIZON_DAYS', 90, 1, 3660),
     generatorIntervalSeconds: integer(env, 'GENERATOR_INTERVAL_SECONDS', 3600, 1, 604800),
+    generatorFirstRunSeconds: integer(env, 'GENERATOR_FIRST_RUN_SECONDS', 60, 0, 604800),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     rateLimitBookingsPerMinute,
     rateLimitBookingsBurst: integer(env, 'RATE_LIMIT_BOOKINGS_BURST', rateLimitBookingsPerMinute, 1, 1_000_000),

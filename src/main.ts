@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     logger,
     slotHorizonDays: config.slotHorizonDays,
     generatorIntervalSeconds: config.generatorIntervalSeconds,
+    generatorFirstRunSeconds: config.generatorFirstRunSeconds,
     onHoldsExpired: (count) => metrics.holdsExpired.inc(count),
   });
   const server: Server = app.listen(config.port, config.host, () => {

@@ -25,6 +25,8 @@ export interface JobOptions {
   logger: Logger;
   slotHorizonDays: number;
   generatorIntervalSeconds: number;
+  /** Delay of the first generator run after start (then every interval); GENERATOR_FIRST_RUN_SECONDS. */
+  generatorFirstRunSeconds: number;
   /** How often expired holds are looked for. */
   holdSweepMs?: number;
   /** Called with the number of holds each sweep released (metrics). */
@@ -66,8 +68,10 @@ export function startBackgroundJobs(options: JobOptions): { stop: () => Promise<
     options.logger.info(result, 'slot generator run');
   };
   // Roll every schedule forward shortly after start (not during it: a run over a large store would
-  // hold the event loop while the server should become ready), then periodically.
-  const first = setTimeout(() => once('slot-generator', generate), Math.min(60_000, options.generatorIntervalSeconds * 1000));
+  // hold the event loop while the server should become ready), then periodically. The benchmark
+  // sets a long delay so a run does not land in the middle of what it measures.
+  const firstRunMs = Math.min(options.generatorFirstRunSeconds, options.generatorIntervalSeconds) * 1000;
+  const first = setTimeout(() => once('slot-generator', generate), firstRunMs);
   first.unref();
   const timers = [
     loop('hold-expiry', options.holdSweepMs ?? 1000, async () => {

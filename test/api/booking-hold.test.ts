@@ -131,6 +131,7 @@ describe('$hold', () => {
       logger: pino({ level: 'silent' }),
       slotHorizonDays: 3,
       generatorIntervalSeconds: 3600,
+      generatorFirstRunSeconds: 60,
       holdSweepMs: 25,
       onHoldsExpired: (n) => released.push(n),
     });
