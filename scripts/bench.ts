@@ -349,6 +349,7 @@ async function main(): Promise<void> {
         rates.push(r.rps);
         ratios.push(r.rps / b.rps);
         errors += r.errors;
+        process.stderr.write(`  round ${round + 1}: baseline ${fmt(b.rps)} req/s, server ${fmt(r.rps)} req/s, ratio ${fmt(r.rps / b.rps, 2)}\n`);
       }
       const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN;
       return { rps: median(rates), ratio: median(ratios), errors, baseline: median(baselines) };

@@ -19,7 +19,7 @@ import type {
   TransactionReader,
   TransactionPlan,
 } from '../store';
-import { appendPosition, currentPosition, filterView, freezeSortKeys, historyPositions, parseSearchIndex, toResourceDocument } from './entry';
+import { appendPosition, currentPosition, filterView, freezeSortKeys, historyPositions, parseSearchIndex, plainDocument, toResourceDocument } from './entry';
 import type { Entry, WriteMeta } from './entry';
 import { HistoryLog } from './history-log';
 import { cloneJson, deepFreeze, LruCache } from './lru-cache';
@@ -345,7 +345,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
     const consider = (entry: Entry): void => {
       if (entry.deleted) return;
       for (const check of plan.checks) if (!check(entry)) return;
-      if (residual !== undefined && !residual.test(withResource ? { ...this.document(state, entry) } : filterView(entry, this.searchValuesOf(entry)))) return;
+      if (residual !== undefined && !residual.test(withResource ? plainDocument(this.document(state, entry)) : filterView(entry, this.searchValuesOf(entry)))) return;
       matches.push(entry);
     };
     if (plan.driver === undefined) {

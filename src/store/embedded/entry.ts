@@ -61,36 +61,69 @@ export interface ResourceSource {
  * A document for a caller. Its resource, its JSON text and `s` are produced on first use: a search
  * answer passes the stored text through and never parses the resource, the booking engine parses
  * the resource and never needs the text, and few callers look at `s`. Each is the caller's own
- * (the resource a fresh copy) and `resource`/`s` can be reassigned.
+ * (the resource a fresh copy) and `resource`/`s` can be reassigned. A class, not an object literal
+ * with accessors: a search builds thousands of these, and a literal's accessors cost ~2 µs each.
+ * The lazy members live on the prototype, so a spread copy does not carry them (none is made).
  */
+class StoredDocument implements ResourceDocument {
+  readonly _id: string;
+  readonly versionId: number;
+  readonly lastUpdated: number;
+  readonly deleted: boolean;
+  readonly o: SortKeys;
+  private parsedResource: StoredFhirResource | null | undefined;
+  private text: string | null | undefined;
+  private parsedS: SearchIndex | undefined;
+
+  constructor(
+    private readonly entry: Entry,
+    private readonly source: ResourceSource,
+  ) {
+    this._id = entry._id;
+    this.versionId = entry.versionId;
+    this.lastUpdated = entry.lastUpdated;
+    this.deleted = entry.deleted;
+    this.o = entry.o;
+  }
+
+  get resource(): StoredFhirResource | null {
+    if (this.parsedResource === undefined) this.parsedResource = this.deleted ? null : this.source.resource();
+    return this.parsedResource;
+  }
+
+  set resource(value: StoredFhirResource | null) {
+    this.parsedResource = value;
+  }
+
+  get json(): string | undefined {
+    if (this.text === undefined) this.text = this.deleted ? null : this.source.json();
+    return this.text ?? undefined;
+  }
+
+  get s(): SearchIndex {
+    this.parsedS ??= parseSearchIndex(this.entry);
+    return this.parsedS;
+  }
+
+  set s(value: SearchIndex) {
+    this.parsedS = value;
+  }
+}
+
 export function toResourceDocument(entry: Entry, source: ResourceSource): ResourceDocument {
-  let s: SearchIndex | undefined;
-  let resource: StoredFhirResource | null | undefined;
-  let json: string | null | undefined;
+  return new StoredDocument(entry, source);
+}
+
+/** The document as a plain object with every member evaluated (for mingo, which walks own properties). */
+export function plainDocument(document: ResourceDocument): Record<string, unknown> {
   return {
-    _id: entry._id,
-    versionId: entry.versionId,
-    lastUpdated: entry.lastUpdated,
-    deleted: entry.deleted,
-    get resource(): StoredFhirResource | null {
-      if (resource === undefined) resource = entry.deleted ? null : source.resource();
-      return resource;
-    },
-    set resource(value: StoredFhirResource | null) {
-      resource = value;
-    },
-    get json(): string | undefined {
-      if (json === undefined) json = entry.deleted ? null : source.json();
-      return json ?? undefined;
-    },
-    get s(): SearchIndex {
-      s ??= parseSearchIndex(entry);
-      return s;
-    },
-    set s(value: SearchIndex) {
-      s = value;
-    },
-    o: entry.o,
+    _id: document._id,
+    versionId: document.versionId,
+    lastUpdated: document.lastUpdated,
+    deleted: document.deleted,
+    resource: document.resource,
+    s: document.s,
+    o: document.o,
   };
 }
 
