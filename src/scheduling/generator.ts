@@ -4,11 +4,11 @@ import type { StoredFhirResource } from '../fhir/resource-types';
 import { referenceKey } from '../fhir/search-index';
 import { newId } from '../store/resource-write';
 import { activeSchedules, blockingAppointments, slotsStartingIn } from '../store/scheduling-queries';
-import type { Store } from '../store/store';
+import type { ResourceWrite, Store } from '../store/store';
 import { auditWrite } from './audit';
 import { blockedByExtension, parseAppointmentBuffer, parseAvailability } from './availability';
 import { isActiveStatus } from './lifecycle';
-import { planSlotChanges } from './slot-generation';
+import { planSlotChanges, slotWriter } from './slot-generation';
 import type { Interval } from './time';
 import { WorkingSet } from './working-set';
 
@@ -70,18 +70,18 @@ export async function generateScheduleSlots(store: Store, now: () => number, sch
       }
     }
     const plan = planSlotChanges({ schedule, template, now: t, horizonEnd, existing, booked });
+    // New Slots bypass the working set: fresh ids, nothing read to check them against.
+    const writeSlot = slotWriter(schedule, t);
+    const created: ResourceWrite[] = [];
     for (const slot of plan.create) {
-      const id = newId();
-      let resource: Slot = slot;
       if (slot.status === 'busy') {
         const s = Date.parse(slot.start);
         const e = Date.parse(slot.end);
         const blockers = booked.filter((b) => b.start < e && b.end > s).map((b) => blockedByExtension({ reference: b.appointment }));
-        resource = { ...slot, extension: [...(slot.extension ?? []), ...blockers] };
+        // The plan's Slots are this run's own fresh objects: extend them rather than copy them.
+        slot.extension = [...(slot.extension ?? []), ...blockers];
       }
-      // The plan's Slots are this run's own fresh objects: give them their id rather than copy them.
-      resource.id = id;
-      ws.put('Slot', id, resource as StoredFhirResource, 'POST');
+      created.push(writeSlot(slot, newId()));
     }
     for (const slot of plan.remove) ws.put('Slot', slot.id, null, 'DELETE');
     const result: GenerateResult = { created: plan.create.length, removed: plan.remove.length, unchanged: plan.unchanged };
@@ -96,7 +96,7 @@ export async function generateScheduleSlots(store: Store, now: () => number, sch
       });
       if (audit.resource !== null) ws.put('AuditEvent', audit.id, audit.resource, 'POST');
     }
-    return { writes: ws.writes(), result };
+    return { writes: created.concat(ws.writes()), result };
   });
 }
 

@@ -1,4 +1,9 @@
 import type { CodeableConcept, Coding, Schedule, Slot } from 'fhir/r4';
+import type { StoredFhirResource } from '../fhir/resource-types';
+import { dateRange } from '../fhir/search-index';
+import type { DateRange } from '../store/store';
+import { nextVersion } from '../store/resource-write';
+import type { ResourceWrite, SearchIndex, SortKeys } from '../store/store';
 import { DAYS_OF_WEEK, resolvePeriod } from './availability';
 import type { AvailabilityTemplate } from './availability';
 import { DAY_MS, MINUTE_MS, formatInstant, localDayOf, localSpanToInstants, weekdayOfLocalDay, zoneRules } from './time';
@@ -358,5 +363,123 @@ function slotBuilder(schedule: Schedule & { id: string }): (time: Interval, stat
       if (copied.specialty && copied.specialty.length > 0) slot.specialty = copied.specialty;
     }
     return slot;
+  };
+}
+
+/** Stand-ins for a Slot's own values in a prototype's JSON text (a control character: no real value looks like it). */
+const MARK = { id: '\u0001id', start: '\u0001start', end: '\u0001end', extension: '\u0001extension' } as const;
+
+/** `text` cut at each of `marks` (JSON-quoted), in order, each found once; undefined otherwise. */
+function cutAt(text: string, marks: readonly string[]): string[] | undefined {
+  const parts: string[] = [];
+  let from = 0;
+  for (const mark of marks) {
+    const quoted = JSON.stringify(mark);
+    const at = text.indexOf(quoted, from);
+    if (at < 0 || text.indexOf(quoted, at + quoted.length) >= 0) return undefined;
+    parts.push(text.slice(from, at));
+    from = at + quoted.length;
+  }
+  parts.push(text.slice(from));
+  return parts;
+}
+
+/** The JSON text of `[range]`, as JSON.stringify writes it (dateRange gives finite integers, `lo` first). */
+function rangeJson(range: DateRange): string {
+  return `[{"lo":${range.lo},"hi":${range.hi}}]`;
+}
+
+/**
+ * The first version of one kind of generated Slot (status, with or without `extension`) of one
+ * run, made once by the generic path (nextVersion, indexResource, JSON.stringify) and cut where
+ * the per-Slot values go. The shared parts are frozen: every Slot of the run points at them.
+ */
+interface SlotTemplate {
+  resource: StoredFhirResource;
+  s: SearchIndex;
+  o: SortKeys;
+  /** Text before the id, start, end (and extension), and after the last. */
+  resourceJson: string[];
+  /** Text around `s.start` and `s.end`. */
+  sJson: string[];
+  /** Text around `o.start` and `o.end`. */
+  oJson: string[];
+}
+
+function freezeAll<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  for (const child of Object.values(value)) freezeAll<unknown>(child);
+  return Object.freeze(value);
+}
+
+function slotTemplate(prototype: Slot, lastUpdated: number): SlotTemplate | undefined {
+  const withExtension = prototype.extension !== undefined;
+  const marked: Slot = { ...prototype, start: MARK.start, end: MARK.end };
+  if (withExtension) marked.extension = MARK.extension as unknown as Slot['extension'];
+  const version = nextVersion('Slot', MARK.id, marked as StoredFhirResource, 'POST', undefined, lastUpdated);
+  // The search values need real instants; only `start` and `end` depend on them (a test holds the
+  // template to the generic path for ordinary, busy and daylight-saving Slots).
+  const { s, o } = nextVersion('Slot', MARK.id, prototype as StoredFhirResource, 'POST', undefined, lastUpdated);
+  const resourceJson = cutAt(JSON.stringify(version.resource), withExtension ? [MARK.id, MARK.start, MARK.end, MARK.extension] : [MARK.id, MARK.start, MARK.end]);
+  const sJson = cutAt(JSON.stringify({ ...s, start: MARK.start, end: MARK.end }), [MARK.start, MARK.end]);
+  const oJson = cutAt(JSON.stringify({ ...o, start: MARK.start, end: MARK.end }), [MARK.start, MARK.end]);
+  if (version.resource === null || resourceJson === undefined || sJson === undefined || oJson === undefined) return undefined;
+  return { resource: freezeAll(version.resource), s: freezeAll(s), o: Object.freeze(o), resourceJson, sJson, oJson };
+}
+
+/**
+ * Writes for the new Slots of one generator run (`planSlotChanges`' `create`, with `extension`
+ * set on busy ones): each the first version, as `nextVersion` would make it, with its JSON text
+ * (store.ts ResourceWrite `json`) filled into a per-run template instead of indexing and
+ * stringifying each Slot — they differ only in id, start, end, status and blockers. Nested
+ * values are shared between the writes and frozen.
+ */
+export function slotWriter(schedule: Schedule & { id: string }, lastUpdated: number): (slot: Slot, id: string) => ResourceWrite {
+  const buildSlot = slotBuilder(schedule);
+  const rules = zoneRules('UTC');
+  const templates = new Map<string, SlotTemplate | undefined>();
+  return (slot, id) => {
+    const withExtension = slot.extension !== undefined;
+    const kind = withExtension ? `${slot.status}+extension` : slot.status;
+    let template = templates.get(kind);
+    if (!templates.has(kind)) {
+      const prototype = buildSlot({ start: 0, end: MINUTE_MS }, slot.status === 'busy' ? 'busy' : 'free', rules);
+      prototype.status = slot.status;
+      if (withExtension) prototype.extension = [];
+      template = slotTemplate(prototype, lastUpdated);
+      templates.set(kind, template);
+    }
+    const start = dateRange(slot.start);
+    const end = dateRange(slot.end);
+    if (template === undefined || start === undefined || end === undefined) {
+      // A schedule code that contains a mark: the generic path.
+      return nextVersion('Slot', id, slot as StoredFhirResource, 'POST', undefined, lastUpdated);
+    }
+    const r = template.resourceJson;
+    // Instants dateRange accepts are digits and `-:.+TZ`: nothing JSON escapes.
+    let resourceJson = `${r[0]}${JSON.stringify(id)}${r[1]}"${slot.start}"${r[2]}"${slot.end}"${r[3]}`;
+    const resource = { ...template.resource, id, start: slot.start, end: slot.end } as StoredFhirResource & Slot;
+    if (withExtension) {
+      resource.extension = slot.extension;
+      resourceJson += `${JSON.stringify(slot.extension)}${r[4]}`;
+    }
+    const sj = template.sJson;
+    const oj = template.oJson;
+    return {
+      resourceType: 'Slot',
+      id,
+      method: 'POST',
+      resource,
+      versionId: 1,
+      lastUpdated,
+      previousVersionId: 0,
+      s: { ...template.s, start: [start], end: [end] },
+      o: { ...template.o, start: start.lo, end: end.lo },
+      json: {
+        resource: resourceJson,
+        s: `${sj[0]}${rangeJson(start)}${sj[1]}${rangeJson(end)}${sj[2]}`,
+        o: `${oj[0]}${start.lo}${oj[1]}${end.lo}${oj[2]}`,
+      },
+    };
   };
 }

@@ -26,12 +26,13 @@ export interface EncodedWrite {
 export function encodeWrite(write: ResourceWrite): EncodedWrite {
   const deleted = write.resource === null;
   const o: SortKeys = deleted ? {} : write.o;
-  const searchJson = deleted ? EMPTY_JSON : JSON.stringify(write.s);
+  const json = deleted ? undefined : write.json;
+  const searchJson = deleted ? EMPTY_JSON : (json?.s ?? JSON.stringify(write.s));
   // The same text JSON.stringify gives the head object, without building that object: resource
   // types and methods are fixed ASCII words, versionId/lastUpdated finite numbers.
-  const head = `{"t":"${write.resourceType}","id":${JSON.stringify(write.id)},"v":${write.versionId},"lu":${write.lastUpdated},"m":"${write.method}","o":${JSON.stringify(o)}}`;
+  const head = `{"t":"${write.resourceType}","id":${JSON.stringify(write.id)},"v":${write.versionId},"lu":${write.lastUpdated},"m":"${write.method}","o":${json?.o ?? JSON.stringify(o)}}`;
   return {
-    line: Buffer.from(`${head}\t${searchJson}\t${deleted ? 'null' : JSON.stringify(write.resource)}`, 'utf8'),
+    line: Buffer.from(`${head}\t${searchJson}\t${deleted ? 'null' : (json?.resource ?? JSON.stringify(write.resource))}`, 'utf8'),
     meta: {
       resourceType: write.resourceType,
       id: write.id,
