@@ -327,25 +327,21 @@ export function planSlotChanges(input: SlotPlanInput): SlotPlan {
   return { create, remove, unchanged, skipped };
 }
 
-/** A deep copy of JSON data: a third of the cost of JSON.parse of its text, which runs per Slot here. */
-function copyJson<T>(value: T): T {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map((item: unknown) => copyJson(item)) as T;
-  const source = value as Record<string, unknown>;
-  const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(source)) copy[key] = copyJson(source[key]);
-  return copy as T;
-}
-
-/** Builds the Slots of one schedule; codes are captured once (a JSON round trip) and copied per Slot (no shared objects). */
+/**
+ * Builds the Slots of one schedule. The codes are captured once (a JSON round trip, so no Slot
+ * shares an object with the Schedule) and frozen, and every Slot of the run shares them: copying
+ * them per Slot was a tenth of the generator's own time and garbage.
+ */
 function slotBuilder(schedule: Schedule & { id: string }): (time: Interval, status: 'free' | 'busy', rules: ZoneRules) => Slot {
-  const text = JSON.stringify({
-    serviceCategory: schedule.serviceCategory,
-    serviceType: schedule.serviceType,
-    specialty: schedule.specialty,
-  });
-  const hasCodes = text !== '{}';
-  const codes = JSON.parse(text) as Pick<Slot, 'serviceCategory' | 'serviceType' | 'specialty'>;
+  const codes = freezeAll(
+    JSON.parse(
+      JSON.stringify({
+        serviceCategory: schedule.serviceCategory,
+        serviceType: schedule.serviceType,
+        specialty: schedule.specialty,
+      }),
+    ) as Pick<Slot, 'serviceCategory' | 'serviceType' | 'specialty'>,
+  );
   const reference = `Schedule/${schedule.id}`;
   return (time, status, rules) => {
     const slot: Slot = {
@@ -356,12 +352,9 @@ function slotBuilder(schedule: Schedule & { id: string }): (time: Interval, stat
       start: formatInstant(time.start, rules),
       end: formatInstant(time.end, rules),
     };
-    if (hasCodes) {
-      const copied = copyJson(codes);
-      if (copied.serviceCategory && copied.serviceCategory.length > 0) slot.serviceCategory = copied.serviceCategory;
-      if (copied.serviceType && copied.serviceType.length > 0) slot.serviceType = copied.serviceType;
-      if (copied.specialty && copied.specialty.length > 0) slot.specialty = copied.specialty;
-    }
+    if (codes.serviceCategory && codes.serviceCategory.length > 0) slot.serviceCategory = codes.serviceCategory;
+    if (codes.serviceType && codes.serviceType.length > 0) slot.serviceType = codes.serviceType;
+    if (codes.specialty && codes.specialty.length > 0) slot.specialty = codes.specialty;
     return slot;
   };
 }

@@ -454,10 +454,10 @@ class EmbeddedStoreImpl implements EmbeddedStore {
       const { writes, result: value } = await plan();
       if (writes.length === 0) return { result: value, seq: 0 };
       this.checkVersions(writes);
-      // A Buffer per line, not one joined string: the lines' text then dies young, where a
-      // commit-sized string outlived the scavenger and made the old generation churn.
+      // Each line's texts are written straight into the record: no commit-sized string (it
+      // outlived the scavenger and made the old generation churn), no Buffer per line.
       const encoded = writes.map(encodeWrite);
-      const { record, lineOffsets } = encodeRecord(encoded.map((e) => e.line));
+      const { record, lineOffsets } = encodeRecord(encoded);
       let appended: { seq: number; offset: number };
       try {
         appended = this.journal.append(record);
@@ -466,9 +466,9 @@ class EmbeddedStoreImpl implements EmbeddedStore {
         throw e;
       }
       const segment = this.journal.segment;
-      encoded.forEach(({ line, meta }, i) => {
+      encoded.forEach(({ byteLength, meta }, i) => {
         const write = writes[i];
-        this.state.apply(meta, packLocation(segment, appended.offset + (lineOffsets[i] ?? 0)), line.length, write?.s);
+        this.state.apply(meta, packLocation(segment, appended.offset + (lineOffsets[i] ?? 0)), byteLength, write?.s);
       });
       return { result: value, seq: appended.seq };
     });

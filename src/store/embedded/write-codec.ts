@@ -2,6 +2,7 @@ import { isResourceType } from '../../fhir/resource-types';
 import type { StoredFhirResource } from '../../fhir/resource-types';
 import type { ResourceWrite, SortKeys, WriteMethod } from '../store';
 import type { WriteMeta } from './entry';
+import type { RecordLine } from './journal';
 
 /**
  * One version as a line of bytes in a journal record:
@@ -18,9 +19,36 @@ const METHODS: readonly WriteMethod[] = ['POST', 'PUT', 'PATCH', 'DELETE'];
 const NULL_RESOURCE = Buffer.from('null');
 const EMPTY_JSON = '{}';
 
-export interface EncodedWrite {
-  line: Buffer;
-  meta: WriteMeta;
+/**
+ * One write encoded for the journal: the three texts of its line, their UTF-8 length, and the meta
+ * the store applies. The texts go straight into the commit's record (journal.ts encodeRecord), so
+ * no line string or Buffer is built per write.
+ */
+export class EncodedWrite implements RecordLine {
+  readonly byteLength: number;
+
+  constructor(
+    private readonly head: string,
+    private readonly resourceJson: string,
+    readonly meta: WriteMeta,
+  ) {
+    this.byteLength = Buffer.byteLength(head) + 1 + Buffer.byteLength(meta.searchJson) + 1 + Buffer.byteLength(resourceJson);
+  }
+
+  writeInto(target: Buffer, at: number): void {
+    let p = at + target.write(this.head, at, 'utf8');
+    target[p++] = TAB;
+    p += target.write(this.meta.searchJson, p, 'utf8');
+    target[p++] = TAB;
+    target.write(this.resourceJson, p, 'utf8');
+  }
+
+  /** The line on its own. */
+  get line(): Buffer {
+    const bytes = Buffer.allocUnsafe(this.byteLength);
+    this.writeInto(bytes, 0);
+    return bytes;
+  }
 }
 
 export function encodeWrite(write: ResourceWrite): EncodedWrite {
@@ -31,19 +59,16 @@ export function encodeWrite(write: ResourceWrite): EncodedWrite {
   // The same text JSON.stringify gives the head object, without building that object: resource
   // types and methods are fixed ASCII words, versionId/lastUpdated finite numbers.
   const head = `{"t":"${write.resourceType}","id":${JSON.stringify(write.id)},"v":${write.versionId},"lu":${write.lastUpdated},"m":"${write.method}","o":${json?.o ?? JSON.stringify(o)}}`;
-  return {
-    line: Buffer.from(`${head}\t${searchJson}\t${deleted ? 'null' : (json?.resource ?? JSON.stringify(write.resource))}`, 'utf8'),
-    meta: {
-      resourceType: write.resourceType,
-      id: write.id,
-      versionId: write.versionId,
-      lastUpdated: write.lastUpdated,
-      method: write.method,
-      searchJson,
-      o,
-      deleted,
-    },
-  };
+  return new EncodedWrite(head, deleted ? 'null' : (json?.resource ?? JSON.stringify(write.resource)), {
+    resourceType: write.resourceType,
+    id: write.id,
+    versionId: write.versionId,
+    lastUpdated: write.lastUpdated,
+    method: write.method,
+    searchJson,
+    o,
+    deleted,
+  });
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
