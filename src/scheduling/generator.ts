@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import type { Appointment, Schedule, Slot } from 'fhir/r4';
 import { notFound } from '../fhir/outcome';
 import type { StoredFhirResource } from '../fhir/resource-types';
@@ -16,6 +17,8 @@ const DAY = 86_400_000;
 const MINUTE = 60_000;
 /** The latest instant ECMAScript dates can hold: "no upper bound" for the Slot scan. */
 const END_OF_TIME = 8.64e15;
+/** Slots built between two event-loop turns (a few ms of work). */
+const SLOTS_PER_TURN = 500;
 const EXCLUSIVE_ACTOR_TYPES: ReadonlySet<string> = new Set(['Practitioner', 'PractitionerRole', 'Location', 'Device', 'HealthcareService']);
 
 export interface GenerateOptions {
@@ -74,6 +77,8 @@ export async function generateScheduleSlots(store: Store, now: () => number, sch
     const writeSlot = slotWriter(schedule, t);
     const created: ResourceWrite[] = [];
     for (const slot of plan.create) {
+      // A slice per event-loop turn: the server keeps answering reads while a run builds thousands of Slots.
+      if (created.length % SLOTS_PER_TURN === SLOTS_PER_TURN - 1) await setImmediate();
       if (slot.status === 'busy') {
         const s = Date.parse(slot.start);
         const e = Date.parse(slot.end);

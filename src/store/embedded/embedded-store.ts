@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import { Query } from 'mingo';
 import { conflict } from '../../fhir/outcome';
 import { RESOURCE_TYPES } from '../../fhir/resource-types';
@@ -32,6 +33,7 @@ import { listSnapshots, loadSnapshot, removeTemporaryFiles, snapshotFileName, wr
 import type { SnapshotCapture } from './snapshot';
 import { effectiveSort, sortPage } from './sort';
 import { decodeWriteMeta, decodeWriteResource, encodeWrite } from './write-codec';
+import type { EncodedWrite } from './write-codec';
 
 /**
  * The embedded store (SPEC §2): no server, one process, everything under `dataDir`.
@@ -89,6 +91,8 @@ const DEFAULT_SNAPSHOT_EVERY_BYTES = 64 * 1024 * 1024;
  * each stay well inside the memory budget (SPEC: 1,000,000 Slots in 1.5 GB).
  */
 const PARSED_CACHE_ENTRIES = 20_000;
+/** Writes encoded between two event-loop turns (~5 ms of work at most; see `write`). */
+const WRITES_PER_TURN = 500;
 const EMPTY_SORT_KEYS: SortKeys = Object.freeze({});
 
 class TypeState {
@@ -454,9 +458,16 @@ class EmbeddedStoreImpl implements EmbeddedStore {
       const { writes, result: value } = await plan();
       if (writes.length === 0) return { result: value, seq: 0 };
       this.checkVersions(writes);
-      // Each line's texts are written straight into the record: no commit-sized string (it
-      // outlived the scavenger and made the old generation churn), no Buffer per line.
-      const encoded = writes.map(encodeWrite);
+      // Each line's text is written straight into the record: no commit-sized string (it
+      // outlived the scavenger and made the old generation churn), no Buffer per line. A large
+      // commit (a generator run: thousands of Slots) is encoded a slice per event-loop turn, so
+      // reads go on being answered meanwhile; they see the state before this commit until it is
+      // applied below, all at once.
+      const encoded: EncodedWrite[] = [];
+      for (const write of writes) {
+        if (encoded.length % WRITES_PER_TURN === WRITES_PER_TURN - 1) await setImmediate();
+        encoded.push(encodeWrite(write));
+      }
       const { record, lineOffsets } = encodeRecord(encoded);
       let appended: { seq: number; offset: number };
       try {

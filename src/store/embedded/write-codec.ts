@@ -20,34 +20,27 @@ const NULL_RESOURCE = Buffer.from('null');
 const EMPTY_JSON = '{}';
 
 /**
- * One write encoded for the journal: the three texts of its line, their UTF-8 length, and the meta
- * the store applies. The texts go straight into the commit's record (journal.ts encodeRecord), so
- * no line string or Buffer is built per write.
+ * One write encoded for the journal: its line's text, that text's UTF-8 length, and the meta the
+ * store applies. The text goes straight into the commit's record (journal.ts encodeRecord): no
+ * Buffer per line and no second copy.
  */
 export class EncodedWrite implements RecordLine {
   readonly byteLength: number;
 
   constructor(
-    private readonly head: string,
-    private readonly resourceJson: string,
+    private readonly text: string,
     readonly meta: WriteMeta,
   ) {
-    this.byteLength = Buffer.byteLength(head) + 1 + Buffer.byteLength(meta.searchJson) + 1 + Buffer.byteLength(resourceJson);
+    this.byteLength = Buffer.byteLength(text);
   }
 
   writeInto(target: Buffer, at: number): void {
-    let p = at + target.write(this.head, at, 'utf8');
-    target[p++] = TAB;
-    p += target.write(this.meta.searchJson, p, 'utf8');
-    target[p++] = TAB;
-    target.write(this.resourceJson, p, 'utf8');
+    target.write(this.text, at, 'utf8');
   }
 
   /** The line on its own. */
   get line(): Buffer {
-    const bytes = Buffer.allocUnsafe(this.byteLength);
-    this.writeInto(bytes, 0);
-    return bytes;
+    return Buffer.from(this.text, 'utf8');
   }
 }
 
@@ -59,7 +52,7 @@ export function encodeWrite(write: ResourceWrite): EncodedWrite {
   // The same text JSON.stringify gives the head object, without building that object: resource
   // types and methods are fixed ASCII words, versionId/lastUpdated finite numbers.
   const head = `{"t":"${write.resourceType}","id":${JSON.stringify(write.id)},"v":${write.versionId},"lu":${write.lastUpdated},"m":"${write.method}","o":${json?.o ?? JSON.stringify(o)}}`;
-  return new EncodedWrite(head, deleted ? 'null' : (json?.resource ?? JSON.stringify(write.resource)), {
+  return new EncodedWrite(`${head}\t${searchJson}\t${deleted ? 'null' : (json?.resource ?? JSON.stringify(write.resource))}`, {
     resourceType: write.resourceType,
     id: write.id,
     versionId: write.versionId,
