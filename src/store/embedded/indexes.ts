@@ -168,10 +168,24 @@ export class TypeIndexes {
   readonly date = new Map<string, DateIndex>();
   readonly block: HashIndex | undefined;
   readonly compound: CompoundIndex[] = [];
+  /**
+   * `hash` and `date` as lists with their codes, for the per-write loops: iterating a Map
+   * allocates a [key, value] pair per index per write (~1 KB per generated Slot in all).
+   */
+  private readonly hashList: Array<{ readonly code: string; readonly index: HashIndex }> = [];
+  private readonly dateList: Array<{ readonly code: string; readonly index: DateIndex }> = [];
 
   constructor(spec: IndexSpec) {
-    for (const code of spec.hash) this.hash.set(code, new HashIndex());
-    spec.date.forEach((code, slot) => this.date.set(code, new DateIndex(slot)));
+    for (const code of spec.hash) {
+      const index = new HashIndex();
+      this.hash.set(code, index);
+      this.hashList.push({ code, index });
+    }
+    spec.date.forEach((code, slot) => {
+      const index = new DateIndex(slot);
+      this.date.set(code, index);
+      this.dateList.push({ code, index });
+    });
     this.block = spec.block ? new HashIndex() : undefined;
     for (const { hash, date } of spec.compound ?? []) {
       const dateIndex = this.date.get(date);
@@ -223,7 +237,7 @@ export class TypeIndexes {
   /** The date-indexed ranges of `s` as [slot, lo, hi] triples (entry.ts `ranges`). */
   rangesOf(s: SearchIndex): number[] | undefined {
     let ranges: number[] | undefined;
-    for (const [code, index] of this.date) {
+    for (const { code, index } of this.dateList) {
       for (const value of s[code] ?? NO_VALUES) {
         if (!isRange(value)) continue;
         ranges ??= [];
@@ -245,14 +259,14 @@ export class TypeIndexes {
   }
 
   private update(id: string, s: SearchIndex, adding: boolean): void {
-    for (const [code, index] of this.hash) {
+    for (const { code, index } of this.hashList) {
       for (const value of s[code] ?? NO_VALUES) {
         if (typeof value !== 'string') continue;
         if (adding) index.add(value, id);
         else index.remove(value, id);
       }
     }
-    for (const [code, index] of this.date) {
+    for (const { code, index } of this.dateList) {
       for (const value of s[code] ?? NO_VALUES) {
         if (!isRange(value)) continue;
         if (adding) index.add(value.lo, value.hi, id);
