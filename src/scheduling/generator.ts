@@ -105,15 +105,35 @@ export async function generateScheduleSlots(store: Store, now: () => number, sch
   });
 }
 
-/** The periodic job's body: rolls every active Schedule forward (SPEC §4.4). */
+/**
+ * The periodic job's body: rolls every active Schedule forward (SPEC §4.4), one run per Schedule.
+ * Two runs are in flight at a time, so one is planned and written while the other waits for its
+ * commit to be durable (the embedded store's fsync happens outside its write lock; otherwise the
+ * job idles through every fsync). The first failure stops the job and is thrown once the run
+ * started alongside it has ended.
+ */
 export async function generateAllSchedules(store: Store, now: () => number, options: Omit<GenerateOptions, 'end'>): Promise<GenerateResult> {
   const total: GenerateResult = { created: 0, removed: 0, unchanged: 0 };
   const { documents } = await store.find('Schedule', activeSchedules());
+  let failure: { error: unknown } | undefined;
+  let previous: Promise<void> = Promise.resolve();
   for (const doc of documents) {
-    const r = await generateScheduleSlots(store, now, doc._id, options);
-    total.created += r.created;
-    total.removed += r.removed;
-    total.unchanged += r.unchanged;
+    // Settled into `failure` at once: a run that fails while the previous one is awaited is handled.
+    const run = generateScheduleSlots(store, now, doc._id, options).then(
+      (r) => {
+        total.created += r.created;
+        total.removed += r.removed;
+        total.unchanged += r.unchanged;
+      },
+      (error: unknown) => {
+        failure ??= { error };
+      },
+    );
+    await previous;
+    previous = run;
+    if (failure !== undefined) break;
   }
+  await previous;
+  if (failure !== undefined) throw failure.error;
   return total;
 }

@@ -431,6 +431,17 @@ export function slotWriter(schedule: Schedule & { id: string }, lastUpdated: num
   const buildSlot = slotBuilder(schedule);
   const rules = zoneRules('UTC');
   const templates = new Map<string, SlotTemplate | undefined>();
+  // Back-to-back Slots: one Slot's end range is the next one's start range, so its text (and
+  // the memory the entries' search texts hold) is shared rather than made twice.
+  let lastRange: DateRange = { lo: Number.NaN, hi: Number.NaN };
+  let lastRangeJson = '';
+  const rangeText = (range: DateRange): string => {
+    if (range.lo !== lastRange.lo || range.hi !== lastRange.hi) {
+      lastRange = range;
+      lastRangeJson = rangeJson(range);
+    }
+    return lastRangeJson;
+  };
   return (slot, id) => {
     const withExtension = slot.extension !== undefined;
     const kind = withExtension ? `${slot.status}+extension` : slot.status;
@@ -470,7 +481,7 @@ export function slotWriter(schedule: Schedule & { id: string }, lastUpdated: num
       o: { ...template.o, start: start.lo, end: end.lo },
       json: {
         resource: resourceJson,
-        s: `${sj[0]}${rangeJson(start)}${sj[1]}${rangeJson(end)}${sj[2]}`,
+        s: `${sj[0]}${rangeText(start)}${sj[1]}${rangeText(end)}${sj[2]}`,
         o: `${oj[0]}${start.lo}${oj[1]}${end.lo}${oj[2]}`,
       },
     };
