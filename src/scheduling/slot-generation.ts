@@ -1,9 +1,9 @@
 import type { CodeableConcept, Coding, Schedule, Slot } from 'fhir/r4';
 import type { StoredFhirResource } from '../fhir/resource-types';
 import { dateRange } from '../fhir/search-index';
-import type { DateRange } from '../store/store';
+import { deepFreeze } from '../store/embedded/lru-cache';
 import { nextVersion } from '../store/resource-write';
-import type { ResourceWrite, SearchIndex, SortKeys } from '../store/store';
+import type { DateRange, ResourceWrite, SearchIndex, SortKeys } from '../store/store';
 import { DAYS_OF_WEEK, resolvePeriod } from './availability';
 import type { AvailabilityTemplate } from './availability';
 import { DAY_MS, MINUTE_MS, formatInstant, localDayOf, localSpanToInstants, weekdayOfLocalDay, zoneRules } from './time';
@@ -333,7 +333,7 @@ export function planSlotChanges(input: SlotPlanInput): SlotPlan {
  * them per Slot was a tenth of the generator's own time and garbage.
  */
 function slotBuilder(schedule: Schedule & { id: string }): (time: Interval, status: 'free' | 'busy', rules: ZoneRules) => Slot {
-  const codes = freezeAll(
+  const codes = deepFreeze(
     JSON.parse(
       JSON.stringify({
         serviceCategory: schedule.serviceCategory,
@@ -399,12 +399,6 @@ interface SlotTemplate {
   oJson: string[];
 }
 
-function freezeAll<T>(value: T): T {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
-  for (const child of Object.values(value)) freezeAll<unknown>(child);
-  return Object.freeze(value);
-}
-
 function slotTemplate(prototype: Slot, lastUpdated: number): SlotTemplate | undefined {
   const withExtension = prototype.extension !== undefined;
   const marked: Slot = { ...prototype, start: MARK.start, end: MARK.end };
@@ -417,7 +411,7 @@ function slotTemplate(prototype: Slot, lastUpdated: number): SlotTemplate | unde
   const sJson = cutAt(JSON.stringify({ ...s, start: MARK.start, end: MARK.end }), [MARK.start, MARK.end]);
   const oJson = cutAt(JSON.stringify({ ...o, start: MARK.start, end: MARK.end }), [MARK.start, MARK.end]);
   if (version.resource === null || resourceJson === undefined || sJson === undefined || oJson === undefined) return undefined;
-  return { resource: freezeAll(version.resource), s: freezeAll(s), o: Object.freeze(o), resourceJson, sJson, oJson };
+  return { resource: deepFreeze(version.resource), s: deepFreeze(s), o: Object.freeze(o), resourceJson, sJson, oJson };
 }
 
 /**
@@ -456,7 +450,7 @@ export function slotWriter(schedule: Schedule & { id: string }, lastUpdated: num
     const start = dateRange(slot.start);
     const end = dateRange(slot.end);
     if (template === undefined || start === undefined || end === undefined) {
-      // A schedule code that contains a mark: the generic path.
+      // A Schedule code containing a mark (no template), or an instant dateRange cannot read: the generic path.
       return nextVersion('Slot', id, slot as StoredFhirResource, 'POST', undefined, lastUpdated);
     }
     const r = template.resourceJson;
