@@ -1,14 +1,15 @@
+import { setImmediate } from 'node:timers/promises';
 import type { Appointment, Schedule, Slot } from 'fhir/r4';
 import { notFound } from '../fhir/outcome';
 import type { StoredFhirResource } from '../fhir/resource-types';
 import { referenceKey } from '../fhir/search-index';
 import { newId } from '../store/resource-write';
 import { activeSchedules, blockingAppointments, slotsStartingIn } from '../store/scheduling-queries';
-import type { Store } from '../store/store';
+import type { ResourceWrite, Store } from '../store/store';
 import { auditWrite } from './audit';
 import { blockedByExtension, parseAppointmentBuffer, parseAvailability } from './availability';
 import { isActiveStatus } from './lifecycle';
-import { planSlotChanges } from './slot-generation';
+import { planSlotChanges, slotWriter } from './slot-generation';
 import type { Interval } from './time';
 import { WorkingSet } from './working-set';
 
@@ -16,6 +17,8 @@ const DAY = 86_400_000;
 const MINUTE = 60_000;
 /** The latest instant ECMAScript dates can hold: "no upper bound" for the Slot scan. */
 const END_OF_TIME = 8.64e15;
+/** Slots built between two event-loop turns (a few ms of work). */
+const SLOTS_PER_TURN = 500;
 const EXCLUSIVE_ACTOR_TYPES: ReadonlySet<string> = new Set(['Practitioner', 'PractitionerRole', 'Location', 'Device', 'HealthcareService']);
 
 export interface GenerateOptions {
@@ -70,18 +73,20 @@ export async function generateScheduleSlots(store: Store, now: () => number, sch
       }
     }
     const plan = planSlotChanges({ schedule, template, now: t, horizonEnd, existing, booked });
+    // New Slots bypass the working set: fresh ids, nothing read to check them against.
+    const writeSlot = slotWriter(schedule, t);
+    const created: ResourceWrite[] = [];
     for (const slot of plan.create) {
-      const id = newId();
-      let resource: Slot = slot;
+      // A slice per event-loop turn: the server keeps answering reads while a run builds thousands of Slots.
+      if (created.length % SLOTS_PER_TURN === SLOTS_PER_TURN - 1) await setImmediate();
       if (slot.status === 'busy') {
         const s = Date.parse(slot.start);
         const e = Date.parse(slot.end);
         const blockers = booked.filter((b) => b.start < e && b.end > s).map((b) => blockedByExtension({ reference: b.appointment }));
-        resource = { ...slot, extension: [...(slot.extension ?? []), ...blockers] };
+        // The plan's Slots are this run's own fresh objects: extend them rather than copy them.
+        slot.extension = [...(slot.extension ?? []), ...blockers];
       }
-      // The plan's Slots are this run's own fresh objects: give them their id rather than copy them.
-      resource.id = id;
-      ws.put('Slot', id, resource as StoredFhirResource, 'POST');
+      created.push(writeSlot(slot, newId()));
     }
     for (const slot of plan.remove) ws.put('Slot', slot.id, null, 'DELETE');
     const result: GenerateResult = { created: plan.create.length, removed: plan.remove.length, unchanged: plan.unchanged };
@@ -96,19 +101,39 @@ export async function generateScheduleSlots(store: Store, now: () => number, sch
       });
       if (audit.resource !== null) ws.put('AuditEvent', audit.id, audit.resource, 'POST');
     }
-    return { writes: ws.writes(), result };
+    return { writes: created.concat(ws.writes()), result };
   });
 }
 
-/** The periodic job's body: rolls every active Schedule forward (SPEC §4.4). */
+/**
+ * The periodic job's body: rolls every active Schedule forward (SPEC §4.4), one run per Schedule.
+ * Two runs are in flight at a time, so one is planned and written while the other waits for its
+ * commit to be durable (the embedded store's fsync happens outside its write lock; otherwise the
+ * job idles through every fsync). The first failure stops the job and is thrown once the run
+ * started alongside it has ended.
+ */
 export async function generateAllSchedules(store: Store, now: () => number, options: Omit<GenerateOptions, 'end'>): Promise<GenerateResult> {
   const total: GenerateResult = { created: 0, removed: 0, unchanged: 0 };
   const { documents } = await store.find('Schedule', activeSchedules());
+  let failure: { error: unknown } | undefined;
+  let previous: Promise<void> = Promise.resolve();
   for (const doc of documents) {
-    const r = await generateScheduleSlots(store, now, doc._id, options);
-    total.created += r.created;
-    total.removed += r.removed;
-    total.unchanged += r.unchanged;
+    // Settled into `failure` at once: a run that fails while the previous one is awaited is handled.
+    const run = generateScheduleSlots(store, now, doc._id, options).then(
+      (r) => {
+        total.created += r.created;
+        total.removed += r.removed;
+        total.unchanged += r.unchanged;
+      },
+      (error: unknown) => {
+        failure ??= { error };
+      },
+    );
+    await previous;
+    previous = run;
+    if (failure !== undefined) break;
   }
+  await previous;
+  if (failure !== undefined) throw failure.error;
   return total;
 }

@@ -1,4 +1,9 @@
 import type { CodeableConcept, Coding, Schedule, Slot } from 'fhir/r4';
+import type { StoredFhirResource } from '../fhir/resource-types';
+import { dateRange } from '../fhir/search-index';
+import { deepFreeze } from '../store/embedded/lru-cache';
+import { nextVersion } from '../store/resource-write';
+import type { DateRange, ResourceWrite, SearchIndex, SortKeys } from '../store/store';
 import { DAYS_OF_WEEK, resolvePeriod } from './availability';
 import type { AvailabilityTemplate } from './availability';
 import { DAY_MS, MINUTE_MS, formatInstant, localDayOf, localSpanToInstants, weekdayOfLocalDay, zoneRules } from './time';
@@ -322,25 +327,21 @@ export function planSlotChanges(input: SlotPlanInput): SlotPlan {
   return { create, remove, unchanged, skipped };
 }
 
-/** A deep copy of JSON data: a third of the cost of JSON.parse of its text, which runs per Slot here. */
-function copyJson<T>(value: T): T {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map((item: unknown) => copyJson(item)) as T;
-  const source = value as Record<string, unknown>;
-  const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(source)) copy[key] = copyJson(source[key]);
-  return copy as T;
-}
-
-/** Builds the Slots of one schedule; codes are captured once (a JSON round trip) and copied per Slot (no shared objects). */
+/**
+ * Builds the Slots of one schedule. The codes are captured once (a JSON round trip, so no Slot
+ * shares an object with the Schedule) and frozen, and every Slot of the run shares them: copying
+ * them per Slot was a tenth of the generator's own time and garbage.
+ */
 function slotBuilder(schedule: Schedule & { id: string }): (time: Interval, status: 'free' | 'busy', rules: ZoneRules) => Slot {
-  const text = JSON.stringify({
-    serviceCategory: schedule.serviceCategory,
-    serviceType: schedule.serviceType,
-    specialty: schedule.specialty,
-  });
-  const hasCodes = text !== '{}';
-  const codes = JSON.parse(text) as Pick<Slot, 'serviceCategory' | 'serviceType' | 'specialty'>;
+  const codes = deepFreeze(
+    JSON.parse(
+      JSON.stringify({
+        serviceCategory: schedule.serviceCategory,
+        serviceType: schedule.serviceType,
+        specialty: schedule.specialty,
+      }),
+    ) as Pick<Slot, 'serviceCategory' | 'serviceType' | 'specialty'>,
+  );
   const reference = `Schedule/${schedule.id}`;
   return (time, status, rules) => {
     const slot: Slot = {
@@ -351,12 +352,132 @@ function slotBuilder(schedule: Schedule & { id: string }): (time: Interval, stat
       start: formatInstant(time.start, rules),
       end: formatInstant(time.end, rules),
     };
-    if (hasCodes) {
-      const copied = copyJson(codes);
-      if (copied.serviceCategory && copied.serviceCategory.length > 0) slot.serviceCategory = copied.serviceCategory;
-      if (copied.serviceType && copied.serviceType.length > 0) slot.serviceType = copied.serviceType;
-      if (copied.specialty && copied.specialty.length > 0) slot.specialty = copied.specialty;
-    }
+    if (codes.serviceCategory && codes.serviceCategory.length > 0) slot.serviceCategory = codes.serviceCategory;
+    if (codes.serviceType && codes.serviceType.length > 0) slot.serviceType = codes.serviceType;
+    if (codes.specialty && codes.specialty.length > 0) slot.specialty = codes.specialty;
     return slot;
+  };
+}
+
+/** Stand-ins for a Slot's own values in a prototype's JSON text (a control character: no real value looks like it). */
+const MARK = { id: '\u0001id', start: '\u0001start', end: '\u0001end', extension: '\u0001extension' } as const;
+
+/** `text` cut at each of `marks` (JSON-quoted), in order, each found once; undefined otherwise. */
+function cutAt(text: string, marks: readonly string[]): string[] | undefined {
+  const parts: string[] = [];
+  let from = 0;
+  for (const mark of marks) {
+    const quoted = JSON.stringify(mark);
+    const at = text.indexOf(quoted, from);
+    if (at < 0 || text.indexOf(quoted, at + quoted.length) >= 0) return undefined;
+    parts.push(text.slice(from, at));
+    from = at + quoted.length;
+  }
+  parts.push(text.slice(from));
+  return parts;
+}
+
+/** The JSON text of `[range]`, as JSON.stringify writes it (dateRange gives finite integers, `lo` first). */
+function rangeJson(range: DateRange): string {
+  return `[{"lo":${range.lo},"hi":${range.hi}}]`;
+}
+
+/**
+ * The first version of one kind of generated Slot (status, with or without `extension`) of one
+ * run, made once by the generic path (nextVersion, indexResource, JSON.stringify) and cut where
+ * the per-Slot values go. The shared parts are frozen: every Slot of the run points at them.
+ */
+interface SlotTemplate {
+  resource: StoredFhirResource;
+  s: SearchIndex;
+  o: SortKeys;
+  /** Text before the id, start, end (and extension), and after the last. */
+  resourceJson: string[];
+  /** Text around `s.start` and `s.end`. */
+  sJson: string[];
+  /** Text around `o.start` and `o.end`. */
+  oJson: string[];
+}
+
+function slotTemplate(prototype: Slot, lastUpdated: number): SlotTemplate | undefined {
+  const withExtension = prototype.extension !== undefined;
+  const marked: Slot = { ...prototype, start: MARK.start, end: MARK.end };
+  if (withExtension) marked.extension = MARK.extension as unknown as Slot['extension'];
+  const version = nextVersion('Slot', MARK.id, marked as StoredFhirResource, 'POST', undefined, lastUpdated);
+  // The search values need real instants; only `start` and `end` depend on them (a test holds the
+  // template to the generic path for ordinary, busy and daylight-saving Slots).
+  const { s, o } = nextVersion('Slot', MARK.id, prototype as StoredFhirResource, 'POST', undefined, lastUpdated);
+  const resourceJson = cutAt(JSON.stringify(version.resource), withExtension ? [MARK.id, MARK.start, MARK.end, MARK.extension] : [MARK.id, MARK.start, MARK.end]);
+  const sJson = cutAt(JSON.stringify({ ...s, start: MARK.start, end: MARK.end }), [MARK.start, MARK.end]);
+  const oJson = cutAt(JSON.stringify({ ...o, start: MARK.start, end: MARK.end }), [MARK.start, MARK.end]);
+  if (version.resource === null || resourceJson === undefined || sJson === undefined || oJson === undefined) return undefined;
+  return { resource: deepFreeze(version.resource), s: deepFreeze(s), o: Object.freeze(o), resourceJson, sJson, oJson };
+}
+
+/**
+ * Writes for the new Slots of one generator run (`planSlotChanges`' `create`, with `extension`
+ * set on busy ones): each the first version, as `nextVersion` would make it, with its JSON text
+ * (store.ts ResourceWrite `json`) filled into a per-run template instead of indexing and
+ * stringifying each Slot — they differ only in id, start, end, status and blockers. Nested
+ * values are shared between the writes and frozen.
+ */
+export function slotWriter(schedule: Schedule & { id: string }, lastUpdated: number): (slot: Slot, id: string) => ResourceWrite {
+  const buildSlot = slotBuilder(schedule);
+  const rules = zoneRules('UTC');
+  const templates = new Map<string, SlotTemplate | undefined>();
+  // Back-to-back Slots: one Slot's end range is the next one's start range, so its text (and
+  // the memory the entries' search texts hold) is shared rather than made twice.
+  let lastRange: DateRange = { lo: Number.NaN, hi: Number.NaN };
+  let lastRangeJson = '';
+  const rangeText = (range: DateRange): string => {
+    if (range.lo !== lastRange.lo || range.hi !== lastRange.hi) {
+      lastRange = range;
+      lastRangeJson = rangeJson(range);
+    }
+    return lastRangeJson;
+  };
+  return (slot, id) => {
+    const withExtension = slot.extension !== undefined;
+    const kind = withExtension ? `${slot.status}+extension` : slot.status;
+    let template = templates.get(kind);
+    if (!templates.has(kind)) {
+      const prototype = buildSlot({ start: 0, end: MINUTE_MS }, slot.status === 'busy' ? 'busy' : 'free', rules);
+      prototype.status = slot.status;
+      if (withExtension) prototype.extension = [];
+      template = slotTemplate(prototype, lastUpdated);
+      templates.set(kind, template);
+    }
+    const start = dateRange(slot.start);
+    const end = dateRange(slot.end);
+    if (template === undefined || start === undefined || end === undefined) {
+      // A Schedule code containing a mark (no template), or an instant dateRange cannot read: the generic path.
+      return nextVersion('Slot', id, slot as StoredFhirResource, 'POST', undefined, lastUpdated);
+    }
+    const r = template.resourceJson;
+    // Instants dateRange accepts are digits and `-:.+TZ`: nothing JSON escapes.
+    let resourceJson = `${r[0]}${JSON.stringify(id)}${r[1]}"${slot.start}"${r[2]}"${slot.end}"${r[3]}`;
+    const resource = { ...template.resource, id, start: slot.start, end: slot.end } as StoredFhirResource & Slot;
+    if (withExtension) {
+      resource.extension = slot.extension;
+      resourceJson += `${JSON.stringify(slot.extension)}${r[4]}`;
+    }
+    const sj = template.sJson;
+    const oj = template.oJson;
+    return {
+      resourceType: 'Slot',
+      id,
+      method: 'POST',
+      resource,
+      versionId: 1,
+      lastUpdated,
+      previousVersionId: 0,
+      s: { ...template.s, start: [start], end: [end] },
+      o: { ...template.o, start: start.lo, end: end.lo },
+      json: {
+        resource: resourceJson,
+        s: `${sj[0]}${rangeText(start)}${sj[1]}${rangeText(end)}${sj[2]}`,
+        o: `${oj[0]}${start.lo}${oj[1]}${end.lo}${oj[2]}`,
+      },
+    };
   };
 }

@@ -197,15 +197,40 @@ export function formatOffset(offsetMinutes: number): string {
   return `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
+const TWO_DIGITS: readonly string[] = Array.from({ length: 60 }, (_, i) => pad(i));
+/** Local times whose date toISOString writes as `YYYY-MM-DD` (years 0000–9999). */
+const FIRST_FOUR_DIGIT_YEAR = Date.parse('0000-01-01T00:00:00Z');
+const FIRST_FIVE_DIGIT_YEAR = Date.UTC(10_000, 0, 1);
+// The generator formats thousands of instants of the same few days and offsets in a row.
+let memoDay = Number.NaN;
+let memoDate = '';
+let memoOffset = Number.NaN;
+let memoOffsetText = '';
+
 /**
  * An R4 `instant` in the zone's own offset, e.g. `2027-03-14T03:00:00-04:00`; milliseconds only
- * when non-zero. Built from the cached offset, without luxon, because the generator formats every Slot.
+ * when non-zero. Built from the cached offset, without luxon, because the generator formats every
+ * Slot; whole seconds (every Slot boundary) from the memoised day and offset texts.
  */
 export function formatInstant(instant: number, rules: ZoneRules): string {
   const offset = rules.offsetAt(instant);
-  const iso = new Date(instant + offset * MINUTE_MS).toISOString();
-  const millis = instant % 1000 === 0 ? '' : iso.slice(19, 23);
-  return `${iso.slice(0, 19)}${millis}${formatOffset(offset)}`;
+  const local = instant + offset * MINUTE_MS;
+  if (offset !== memoOffset) {
+    memoOffsetText = formatOffset(offset);
+    memoOffset = offset;
+  }
+  if (instant % 1000 !== 0 || !(local >= FIRST_FOUR_DIGIT_YEAR && local < FIRST_FIVE_DIGIT_YEAR)) {
+    const iso = new Date(local).toISOString();
+    const millis = instant % 1000 === 0 ? '' : iso.slice(19, 23);
+    return `${iso.slice(0, 19)}${millis}${memoOffsetText}`;
+  }
+  const day = Math.floor(local / DAY_MS);
+  if (day !== memoDay) {
+    memoDate = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    memoDay = day;
+  }
+  const seconds = Math.floor((local - day * DAY_MS) / 1000);
+  return `${memoDate}T${TWO_DIGITS[Math.floor(seconds / 3600)]}:${TWO_DIGITS[Math.floor(seconds / 60) % 60]}:${TWO_DIGITS[seconds % 60]}${memoOffsetText}`;
 }
 
 /** The range a FHIR date/dateTime/instant value denotes (R4 search.html: every date is a range). */

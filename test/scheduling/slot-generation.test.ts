@@ -1,5 +1,9 @@
 import type { Schedule, Slot } from 'fhir/r4';
-import { parseAvailability } from '../../src/scheduling/availability';
+import type { StoredFhirResource } from '../../src/fhir/resource-types';
+import { blockedByExtension, parseAvailability } from '../../src/scheduling/availability';
+import { encodeWrite } from '../../src/store/embedded/write-codec';
+import { nextVersion } from '../../src/store/resource-write';
+import type { ResourceWrite } from '../../src/store/store';
 import type { AvailabilityTemplate } from '../../src/scheduling/availability';
 import {
   GENERATED_SLOT_TAG,
@@ -8,6 +12,7 @@ import {
   isGeneratedSlot,
   nextAvailableWindow,
   planSlotChanges,
+  slotWriter,
 } from '../../src/scheduling/slot-generation';
 import type { SlotPlan, SlotPlanInput } from '../../src/scheduling/slot-generation';
 import { formatInstant, zoneRules } from '../../src/scheduling/time';
@@ -420,5 +425,84 @@ describe('planSlotChanges', () => {
       booked: [{ start: at('2026-06-01T10:30:00+03:00'), end: at('2026-06-01T10:45:00+03:00') }],
     });
     expect(result.create.map((s) => `${s.start.slice(11, 16)} ${s.status}`)).toEqual(['09:00 free', '10:00 busy', '11:00 free']);
+  });
+});
+
+describe('slotWriter: the per-run template gives what the generic path gives', () => {
+  // Athens falls back on 25 October 2026, New York on 1 November: both inside a 20-day run.
+  const now = at('2026-10-20T07:00:00+03:00');
+  const CODED = {
+    serviceType: [GP, { coding: [{ system: 'http://example.org/s', code: 'x', display: 'Ünder "quotes"' }], text: 'Tab\there' }],
+    specialty: [{ text: 'General practice' }],
+    serviceCategory: [{ coding: [{ code: 'no-system' }] }],
+  };
+
+  /** Every write of a plan, each compared with nextVersion's (resource, s, o, their JSON, the journal line). */
+  function expectGenericOutput(
+    input: ScheduleInput,
+    booked: Array<{ start: number; end: number; appointment: string }> = [],
+    days = 20,
+    from = now,
+  ): ResourceWrite[] {
+    const schedule = makeSchedule(input);
+    const plan = planSlotChanges({ schedule, template: parseAvailability(schedule), now: from, horizonEnd: from + days * DAY, existing: [], booked });
+    const write = slotWriter(schedule, from);
+    const writes = plan.create.map((slot, i) => {
+      if (slot.status === 'busy') {
+        const s = Date.parse(slot.start);
+        const e = Date.parse(slot.end);
+        slot.extension = booked.filter((b) => b.start < e && b.end > s).map((b) => blockedByExtension({ reference: b.appointment }));
+      }
+      const id = `slot-${i}`;
+      const fast = write(slot, id);
+      const generic = nextVersion('Slot', id, slot as StoredFhirResource, 'POST', undefined, from);
+      const { json, ...rest } = fast;
+      expect(rest).toEqual(generic);
+      expect(JSON.stringify(fast.resource)).toBe(JSON.stringify(generic.resource));
+      expect(JSON.stringify(fast.s)).toBe(JSON.stringify(generic.s));
+      expect(JSON.stringify(fast.o)).toBe(JSON.stringify(generic.o));
+      if (json !== undefined) {
+        expect(json.resource).toBe(JSON.stringify(generic.resource));
+        expect(json.s).toBe(JSON.stringify(generic.s));
+        expect(json.o).toBe(JSON.stringify(generic.o));
+      }
+      expect(encodeWrite(fast).line.equals(encodeWrite(generic).line)).toBe(true);
+      return fast;
+    });
+    expect(writes.length).toBeGreaterThan(0);
+    return writes;
+  }
+
+  it('ordinary free Slots with every kind of Schedule code', () => {
+    const writes = expectGenericOutput({ ...CODED, slotMinutes: 15, availableTime: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '08:00:00', end: '16:00:00' }] });
+    expect(writes.every((w) => w.json !== undefined)).toBe(true);
+  });
+
+  it('ordinary Slots of a Schedule without codes', () => {
+    expectGenericOutput({ slotMinutes: 30, availableTime: [{ start: '09:00:00', end: '12:00:00' }] });
+  });
+
+  it('busy Slots with their blocked-by extensions, between free ones', () => {
+    const writes = expectGenericOutput({ ...CODED, slotMinutes: 20, availableTime: [{ start: '09:00:00', end: '12:00:00' }] }, [
+      { start: at('2026-11-02T09:30:00+02:00'), end: at('2026-11-02T10:10:00+02:00'), appointment: 'Appointment/a1' },
+      { start: at('2026-11-02T09:50:00+02:00'), end: at('2026-11-02T10:05:00+02:00'), appointment: 'Appointment/a2' },
+    ]);
+    const busy = writes.map((w) => w.resource as Slot).filter((slot) => slot.status === 'busy');
+    expect(busy.map((slot) => slot.extension?.length)).toEqual([1, 2, 2]);
+    expect(writes.every((w) => w.json !== undefined)).toBe(true);
+  });
+
+  it('Slots across daylight-saving changes (fall-back in Athens and New York, spring-forward in New York)', () => {
+    const writes = expectGenericOutput({ ...CODED, slotMinutes: 30, availableTime: [{ start: '00:00:00', end: '04:00:00' }, { start: '22:00:00', end: '23:59:00' }] });
+    const starts = writes.map((w) => (w.resource as Slot).start);
+    expect(starts).toContain('2026-10-25T03:30:00+03:00');
+    expect(starts).toContain('2026-10-25T03:30:00+02:00');
+    expectGenericOutput({ timezone: 'America/New_York', slotMinutes: 45, availableTime: [{ start: '00:00:00', end: '03:00:00' }] });
+    expectGenericOutput({ timezone: 'America/New_York', availableTime: [{ start: '01:00:00', end: '04:00:00' }] }, [], 7, at('2027-03-10T00:00:00-05:00'));
+  });
+
+  it('falls back to the generic path when a Schedule code contains a template mark', () => {
+    const writes = expectGenericOutput({ serviceType: [{ text: '\u0001start' }], availableTime: [{ start: '09:00:00', end: '11:00:00' }] }, [], 2);
+    expect(writes.every((w) => w.json === undefined)).toBe(true);
   });
 });

@@ -120,6 +120,25 @@ describe('formatInstant', () => {
   it('keeps milliseconds only when there are some', () => {
     expect(formatInstant(at('2026-06-01T05:00:00.250Z'), zoneRules('Europe/Athens'))).toBe('2026-06-01T08:00:00.250+03:00');
   });
+  it('memoised day and offset texts give what toISOString gives, across days, zones and DST changes', () => {
+    const zones = ['Europe/Athens', 'America/New_York', 'Asia/Kolkata', 'Australia/Lord_Howe', 'UTC'].map(zoneRules);
+    const reference = (instant: number, rules: ReturnType<typeof zoneRules>): string => {
+      const offset = rules.offsetAt(instant);
+      const iso = new Date(instant + offset * 60_000).toISOString();
+      const sign = offset < 0 ? '-' : '+';
+      const abs = Math.abs(offset);
+      return `${iso.slice(0, 19)}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+    };
+    // Every 7 minutes 13 seconds for a year, alternating zones so the memo keeps changing.
+    const mismatches: string[] = [];
+    for (let instant = at('2026-01-01T00:00:00Z'), i = 0; instant < at('2027-01-01T00:00:00Z'); instant += 433_000, i++) {
+      const rules = zones[i % zones.length] ?? zoneRules('UTC');
+      const expected = reference(instant, rules);
+      if (formatInstant(instant, rules) !== expected) mismatches.push(expected);
+    }
+    expect(mismatches).toEqual([]);
+    expect(formatInstant(at('0001-01-01T00:00:00Z'), zoneRules('UTC'))).toBe('0001-01-01T00:00:00+00:00');
+  });
 });
 
 describe('parseDateTime', () => {

@@ -3,10 +3,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createEmbeddedStore } from '../../src/store/embedded/embedded-store';
 import type { Entry } from '../../src/store/embedded/entry';
-import { listSegments, segmentFileName } from '../../src/store/embedded/journal';
+import { encodeRecord, listSegments, segmentFileName } from '../../src/store/embedded/journal';
 import { cloneJson, deepFreeze, LruCache } from '../../src/store/embedded/lru-cache';
 import { documentLine, listSnapshots } from '../../src/store/embedded/snapshot';
-import { decodeWriteMeta, encodeWrite } from '../../src/store/embedded/write-codec';
+import { decodeWriteMeta, decodeWriteResource, encodeWrite } from '../../src/store/embedded/write-codec';
 import { nextVersion } from '../../src/store/resource-write';
 import type { StoredFhirResource } from '../../src/fhir/resource-types';
 import { slotWrite } from './store-contract';
@@ -68,6 +68,21 @@ describe('write and snapshot encodings', () => {
     const head = line.slice(0, line.indexOf('\t'));
     expect(head).toBe(JSON.stringify({ t: 'Slot', id: write.id, v: 3, lu: T0 + 7, m: write.method, o: write.o }));
     expect(decodeWriteMeta(Buffer.from(line))).toMatchObject({ id: write.id, versionId: 3, lastUpdated: T0 + 7, o: write.o, deleted: false });
+  });
+
+  test('a record holds each line as UTF-8 at its offset, multi-byte text included', () => {
+    const plain = slotWrite({ id: 'plain' });
+    const accented = nextVersion('Patient', 'ü', { resourceType: 'Patient', id: 'ü', name: [{ family: 'Παπαδοπούλου 😀' }] } as StoredFhirResource, 'POST', undefined, T0);
+    const encoded = [encodeWrite(accented), encodeWrite(plain), encodeWrite(accented)];
+    const { record, lineOffsets } = encodeRecord(encoded);
+    const lines = record.subarray(8).toString('utf8').split('\n');
+    encoded.forEach((e, i) => {
+      const at = lineOffsets[i] ?? -1;
+      const line = record.subarray(at, at + e.byteLength);
+      expect(line.toString('utf8')).toBe(lines[i]);
+      expect(line.equals(e.line)).toBe(true);
+      expect(decodeWriteResource(line)).toEqual((i === 1 ? plain : accented).resource);
+    });
   });
 
   test('documentLine matches JSON.stringify of the document head, with and without ranges and history lists', () => {

@@ -116,10 +116,7 @@ describe('embedded store: crash recovery', () => {
     await store.close();
     const file = lastSegmentFile(copy);
     const validBytes = fs.statSync(file).size;
-    const { record } = encodeRecord([
-      encodeWrite(slotWrite({ id: 'torn-a' })).line,
-      encodeWrite(slotWrite({ id: 'torn-b' })).line,
-    ]);
+    const { record } = encodeRecord([encodeWrite(slotWrite({ id: 'torn-a' })), encodeWrite(slotWrite({ id: 'torn-b' }))]);
     fs.appendFileSync(file, record.subarray(0, Math.floor(record.length * 0.6)));
 
     const recovered = await createEmbeddedStore({ dataDir: copy });

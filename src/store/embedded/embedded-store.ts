@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import { Query } from 'mingo';
 import { conflict } from '../../fhir/outcome';
 import { RESOURCE_TYPES } from '../../fhir/resource-types';
@@ -32,6 +33,7 @@ import { listSnapshots, loadSnapshot, removeTemporaryFiles, snapshotFileName, wr
 import type { SnapshotCapture } from './snapshot';
 import { effectiveSort, sortPage } from './sort';
 import { decodeWriteMeta, decodeWriteResource, decodeWriteResourceText, encodeWrite } from './write-codec';
+import type { EncodedWrite } from './write-codec';
 
 /**
  * The embedded store (SPEC §2): no server, one process, everything under `dataDir`.
@@ -95,6 +97,8 @@ const PARSED_CACHE_ENTRIES = 20_000;
  * benchmark clinic's Slots (~164k) stay within ~100 MB.
  */
 const TEXT_CACHE_ENTRIES = 200_000;
+/** Writes encoded between two event-loop turns (~5 ms of work at most; see `write`). */
+const WRITES_PER_TURN = 500;
 const EMPTY_SORT_KEYS: SortKeys = Object.freeze({});
 
 class TypeState {
@@ -478,10 +482,17 @@ class EmbeddedStoreImpl implements EmbeddedStore {
       const { writes, result: value } = await plan();
       if (writes.length === 0) return { result: value, seq: 0 };
       this.checkVersions(writes);
-      // A Buffer per line, not one joined string: the lines' text then dies young, where a
-      // commit-sized string outlived the scavenger and made the old generation churn.
-      const encoded = writes.map(encodeWrite);
-      const { record, lineOffsets } = encodeRecord(encoded.map((e) => e.line));
+      // Each line's text is written straight into the record: no commit-sized string (it
+      // outlived the scavenger and made the old generation churn), no Buffer per line. A large
+      // commit (a generator run: thousands of Slots) is encoded a slice per event-loop turn, so
+      // reads go on being answered meanwhile; they see the state before this commit until it is
+      // applied below, all at once.
+      const encoded: EncodedWrite[] = [];
+      for (const write of writes) {
+        if (encoded.length % WRITES_PER_TURN === WRITES_PER_TURN - 1) await setImmediate();
+        encoded.push(encodeWrite(write));
+      }
+      const { record, lineOffsets } = encodeRecord(encoded);
       let appended: { seq: number; offset: number };
       try {
         appended = this.journal.append(record);
@@ -490,9 +501,9 @@ class EmbeddedStoreImpl implements EmbeddedStore {
         throw e;
       }
       const segment = this.journal.segment;
-      encoded.forEach(({ line, meta }, i) => {
+      encoded.forEach(({ byteLength, meta }, i) => {
         const write = writes[i];
-        this.state.apply(meta, packLocation(segment, appended.offset + (lineOffsets[i] ?? 0)), line.length, write?.s);
+        this.state.apply(meta, packLocation(segment, appended.offset + (lineOffsets[i] ?? 0)), byteLength, write?.s);
       });
       return { result: value, seq: appended.seq };
     });

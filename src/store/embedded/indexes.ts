@@ -45,6 +45,8 @@ export const INDEXED_PARAMETERS: Readonly<Record<ResourceType, IndexSpec>> = {
 };
 
 const BLOCK_CODE = '_block';
+/** What a parameter without values reads as: shared, so a write's missing codes allocate nothing. */
+const NO_VALUES: readonly IndexValue[] = Object.freeze([]);
 
 function isRange(value: IndexValue): value is { lo: number; hi: number } {
   return typeof value === 'object' && typeof value.lo === 'number' && typeof value.hi === 'number';
@@ -166,10 +168,24 @@ export class TypeIndexes {
   readonly date = new Map<string, DateIndex>();
   readonly block: HashIndex | undefined;
   readonly compound: CompoundIndex[] = [];
+  /**
+   * `hash` and `date` as lists with their codes, for the per-write loops: iterating a Map
+   * allocates a [key, value] pair per index per write (~1 KB per generated Slot in all).
+   */
+  private readonly hashList: Array<{ readonly code: string; readonly index: HashIndex }> = [];
+  private readonly dateList: Array<{ readonly code: string; readonly index: DateIndex }> = [];
 
   constructor(spec: IndexSpec) {
-    for (const code of spec.hash) this.hash.set(code, new HashIndex());
-    spec.date.forEach((code, slot) => this.date.set(code, new DateIndex(slot)));
+    for (const code of spec.hash) {
+      const index = new HashIndex();
+      this.hash.set(code, index);
+      this.hashList.push({ code, index });
+    }
+    spec.date.forEach((code, slot) => {
+      const index = new DateIndex(slot);
+      this.date.set(code, index);
+      this.dateList.push({ code, index });
+    });
     this.block = spec.block ? new HashIndex() : undefined;
     for (const { hash, date } of spec.compound ?? []) {
       const dateIndex = this.date.get(date);
@@ -221,8 +237,8 @@ export class TypeIndexes {
   /** The date-indexed ranges of `s` as [slot, lo, hi] triples (entry.ts `ranges`). */
   rangesOf(s: SearchIndex): number[] | undefined {
     let ranges: number[] | undefined;
-    for (const [code, index] of this.date) {
-      for (const value of s[code] ?? []) {
+    for (const { code, index } of this.dateList) {
+      for (const value of s[code] ?? NO_VALUES) {
         if (!isRange(value)) continue;
         ranges ??= [];
         ranges.push(index.slot, value.lo, value.hi);
@@ -243,24 +259,24 @@ export class TypeIndexes {
   }
 
   private update(id: string, s: SearchIndex, adding: boolean): void {
-    for (const [code, index] of this.hash) {
-      for (const value of s[code] ?? []) {
+    for (const { code, index } of this.hashList) {
+      for (const value of s[code] ?? NO_VALUES) {
         if (typeof value !== 'string') continue;
         if (adding) index.add(value, id);
         else index.remove(value, id);
       }
     }
-    for (const [code, index] of this.date) {
-      for (const value of s[code] ?? []) {
+    for (const { code, index } of this.dateList) {
+      for (const value of s[code] ?? NO_VALUES) {
         if (!isRange(value)) continue;
         if (adding) index.add(value.lo, value.hi, id);
         else index.remove(value.lo, value.hi, id);
       }
     }
     for (const compound of this.compound) {
-      for (const key of s[compound.hashCode] ?? []) {
+      for (const key of s[compound.hashCode] ?? NO_VALUES) {
         if (typeof key !== 'string') continue;
-        for (const value of s[compound.dateCode] ?? []) {
+        for (const value of s[compound.dateCode] ?? NO_VALUES) {
           if (!isRange(value)) continue;
           if (adding) compound.add(key, value.lo, id);
           else compound.remove(key, value.lo, id);
@@ -268,7 +284,7 @@ export class TypeIndexes {
       }
     }
     if (this.block !== undefined) {
-      for (const value of s[BLOCK_CODE] ?? []) {
+      for (const value of s[BLOCK_CODE] ?? NO_VALUES) {
         if (typeof value !== 'object' || !('a' in value) || typeof value.a !== 'string') continue;
         if (adding) this.block.add(value.a, id);
         else this.block.remove(value.a, id);

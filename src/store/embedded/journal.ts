@@ -45,17 +45,28 @@ export function listSegments(dir: string): number[] {
     .sort((a, b) => a - b);
 }
 
-/** Frames one commit's write lines into a record; returns it with each line's offset inside the record. */
-export function encodeRecord(lines: readonly Buffer[]): { record: Buffer; lineOffsets: number[] } {
+/** A line of a record as it is encoded: its byte length first, then its bytes written in place. */
+export interface RecordLine {
+  readonly byteLength: number;
+  /** Writes exactly `byteLength` bytes at `at`. */
+  writeInto(target: Buffer, at: number): void;
+}
+
+/**
+ * Frames one commit's write lines into a record; returns it with each line's offset inside the
+ * record. Lines write themselves into the record: no Buffer per line, no second copy.
+ */
+export function encodeRecord(lines: readonly RecordLine[]): { record: Buffer; lineOffsets: number[] } {
   let payloadBytes = lines.length > 0 ? lines.length - 1 : 0;
-  for (const line of lines) payloadBytes += line.length;
+  for (const line of lines) payloadBytes += line.byteLength;
   const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payloadBytes);
   const lineOffsets: number[] = [];
   let at = RECORD_HEADER_BYTES;
   lines.forEach((line, i) => {
     if (i > 0) record[at++] = 0x0a;
     lineOffsets.push(at);
-    at += line.copy(record, at);
+    line.writeInto(record, at);
+    at += line.byteLength;
   });
   const payload = record.subarray(RECORD_HEADER_BYTES);
   record.writeUInt32LE(payloadBytes, 0);

@@ -2,6 +2,7 @@ import { isResourceType } from '../../fhir/resource-types';
 import type { StoredFhirResource } from '../../fhir/resource-types';
 import type { ResourceWrite, SortKeys, WriteMethod } from '../store';
 import type { WriteMeta } from './entry';
+import type { RecordLine } from './journal';
 
 /**
  * One version as a line of bytes in a journal record:
@@ -18,31 +19,49 @@ const METHODS: readonly WriteMethod[] = ['POST', 'PUT', 'PATCH', 'DELETE'];
 const NULL_RESOURCE = Buffer.from('null');
 const EMPTY_JSON = '{}';
 
-export interface EncodedWrite {
-  line: Buffer;
-  meta: WriteMeta;
+/**
+ * One write encoded for the journal: its line's text, that text's UTF-8 length, and the meta the
+ * store applies. The text goes straight into the commit's record (journal.ts encodeRecord): no
+ * Buffer per line and no second copy.
+ */
+export class EncodedWrite implements RecordLine {
+  readonly byteLength: number;
+
+  constructor(
+    private readonly text: string,
+    readonly meta: WriteMeta,
+  ) {
+    this.byteLength = Buffer.byteLength(text);
+  }
+
+  writeInto(target: Buffer, at: number): void {
+    target.write(this.text, at, 'utf8');
+  }
+
+  /** The line on its own. */
+  get line(): Buffer {
+    return Buffer.from(this.text, 'utf8');
+  }
 }
 
 export function encodeWrite(write: ResourceWrite): EncodedWrite {
   const deleted = write.resource === null;
   const o: SortKeys = deleted ? {} : write.o;
-  const searchJson = deleted ? EMPTY_JSON : JSON.stringify(write.s);
+  const json = deleted ? undefined : write.json;
+  const searchJson = deleted ? EMPTY_JSON : (json?.s ?? JSON.stringify(write.s));
   // The same text JSON.stringify gives the head object, without building that object: resource
   // types and methods are fixed ASCII words, versionId/lastUpdated finite numbers.
-  const head = `{"t":"${write.resourceType}","id":${JSON.stringify(write.id)},"v":${write.versionId},"lu":${write.lastUpdated},"m":"${write.method}","o":${JSON.stringify(o)}}`;
-  return {
-    line: Buffer.from(`${head}\t${searchJson}\t${deleted ? 'null' : JSON.stringify(write.resource)}`, 'utf8'),
-    meta: {
-      resourceType: write.resourceType,
-      id: write.id,
-      versionId: write.versionId,
-      lastUpdated: write.lastUpdated,
-      method: write.method,
-      searchJson,
-      o,
-      deleted,
-    },
-  };
+  const head = `{"t":"${write.resourceType}","id":${JSON.stringify(write.id)},"v":${write.versionId},"lu":${write.lastUpdated},"m":"${write.method}","o":${json?.o ?? JSON.stringify(o)}}`;
+  return new EncodedWrite(`${head}\t${searchJson}\t${deleted ? 'null' : (json?.resource ?? JSON.stringify(write.resource))}`, {
+    resourceType: write.resourceType,
+    id: write.id,
+    versionId: write.versionId,
+    lastUpdated: write.lastUpdated,
+    method: write.method,
+    searchJson,
+    o,
+    deleted,
+  });
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
