@@ -225,6 +225,23 @@ describe('embedded store: snapshots', () => {
     await reopened.close();
   });
 
+  test('a snapshot in the old JSON-lines format is ignored: the journal rebuilds the state, and the next snapshot removes the file', async () => {
+    const dir = tempDir();
+    const store = await createEmbeddedStore({ dataDir: dir });
+    await store.commit([slotWrite({ id: 'a' }), slotWrite({ id: 'b' })]);
+    await store.close();
+    for (const n of listSnapshots(dir)) fs.rmSync(path.join(dir, snapshotFileName(n)));
+    // It claims a state (no documents) that the journal contradicts: were it read, 'a' and 'b' would be lost.
+    const legacy = path.join(dir, 'snapshot-00000002.jsonl');
+    fs.writeFileSync(legacy, '{"format":"kairos-embedded-snapshot","version":1,"segment":2}\n{"end":true,"documents":0,"versions":0,"keys":0}\n');
+    const reopened = await createEmbeddedStore({ dataDir: dir });
+    expect(await allSlotIds(reopened)).toEqual(['a', 'b']);
+    await reopened.snapshot();
+    await reopened.close();
+    expect(fs.existsSync(legacy)).toBe(false);
+    expect(listSnapshots(dir)).toHaveLength(1);
+  });
+
   test('a leftover temporary snapshot from a crash mid-snapshot is ignored and removed', async () => {
     const dir = tempDir();
     const store = await createEmbeddedStore({ dataDir: dir });

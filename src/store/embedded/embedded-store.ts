@@ -19,7 +19,7 @@ import type {
   TransactionReader,
   TransactionPlan,
 } from '../store';
-import { appendPosition, currentPosition, filterView, freezeSortKeys, historyPositions, parseSearchIndex, toResourceDocument } from './entry';
+import { appendPosition, currentPosition, EMPTY_SORT_KEYS, filterView, freezeSortKeys, historyPositions, parseSearchIndex, toResourceDocument } from './entry';
 import type { Entry, WriteMeta } from './entry';
 import { HistoryLog } from './history-log';
 import { cloneJson, deepFreeze, LruCache } from './lru-cache';
@@ -89,7 +89,6 @@ const DEFAULT_SNAPSHOT_EVERY_BYTES = 64 * 1024 * 1024;
  * each stay well inside the memory budget (SPEC: 1,000,000 Slots in 1.5 GB).
  */
 const PARSED_CACHE_ENTRIES = 20_000;
-const EMPTY_SORT_KEYS: SortKeys = Object.freeze({});
 
 class TypeState {
   readonly entries = new Map<string, Entry>();
@@ -227,40 +226,34 @@ function truncate(file: string, bytes: number): void {
 }
 
 function loadSnapshotInto(state: StoreState, file: string): number {
+  // Per type, the documents in snapshot order: index keys name them by that ordinal.
+  const ordered = new Map<ResourceType, Entry[]>();
   const { segment } = loadSnapshot(file, {
     history(type, versionIds, lastUpdated, locations, lengths) {
-      const log = state.of(type).history;
-      for (let i = 0; i < versionIds.length; i++) {
-        log.push('', versionIds[i] ?? 0, lastUpdated[i] ?? 0, locations[i] ?? 0, lengths[i] ?? 0);
-      }
+      state.of(type).history.load(versionIds, lastUpdated, locations, lengths);
     },
-    document(d) {
-      const typeState = state.of(d.resourceType);
-      for (const p of historyPositions(d.h)) typeState.history.setId(p, d.id);
-      const ranges = d.deleted ? undefined : d.ranges;
-      typeState.entries.set(d.id, {
-        _id: d.id,
-        versionId: d.versionId,
-        lastUpdated: d.lastUpdated,
-        deleted: d.deleted,
-        searchJson: d.searchJson,
-        // Parsed from this line alone, so nothing else holds it: frozen in place rather than copied.
-        o: d.deleted ? EMPTY_SORT_KEYS : Object.freeze(d.o),
-        ranges,
-        h: d.h,
-      });
-      if (ranges !== undefined) typeState.indexes.loadRanges(d.id, ranges);
-    },
-    keys(type, code, key, ids) {
+    document(type, entry) {
       const typeState = state.of(type);
-      // The entries' own id strings (replacing the parsed ones in place), so the indexes share them instead of holding copies.
-      for (let i = 0; i < ids.length; i++) {
-        const id = ids[i] ?? '';
-        const entry = typeState.entries.get(id);
-        if (entry === undefined || entry.deleted) throw new Error(`embedded store: snapshot ${file} indexes ${type}/${id}, which is not live`);
-        ids[i] = entry._id;
+      let list = ordered.get(type);
+      if (list === undefined) {
+        list = [];
+        ordered.set(type, list);
       }
-      typeState.indexes.loadKeys(code, key, ids, (id) => typeState.entries.get(id)?.ranges);
+      list.push(entry);
+      if (typeof entry.h === 'number') typeState.history.setId(entry.h, entry._id);
+      else for (const p of entry.h) typeState.history.setId(p, entry._id);
+      typeState.entries.set(entry._id, entry);
+      if (entry.ranges !== undefined) typeState.indexes.loadRanges(entry._id, entry.ranges);
+    },
+    keys(type, code, key, ordinals) {
+      const list = ordered.get(type) ?? [];
+      const entries: Entry[] = [];
+      for (const ordinal of ordinals) {
+        const entry = list[ordinal];
+        if (entry === undefined || entry.deleted) throw new Error(`embedded store: snapshot ${file} indexes ${type} document ${ordinal}, which is not live`);
+        entries.push(entry);
+      }
+      state.of(type).indexes.loadKeys(code, key, entries);
     },
   });
   return segment;

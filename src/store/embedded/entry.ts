@@ -31,6 +31,9 @@ export interface Entry {
   readonly h: number | readonly number[];
 }
 
+/** The sort keys of a tombstone (and of any document without any): one shared frozen object. */
+export const EMPTY_SORT_KEYS: SortKeys = Object.freeze({});
+
 /** One version as the journal records it (a write line, see write-codec.ts), without its resource. */
 export interface WriteMeta {
   resourceType: ResourceType;

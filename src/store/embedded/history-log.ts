@@ -50,6 +50,26 @@ export class HistoryLog {
     this.lengths = lengths;
   }
 
+  /**
+   * Snapshot loading: appends a run of versions at once (their ids are '' until `setId`: they come
+   * with the documents, entry `h`).
+   */
+  load(versionIds: Float64Array, lastUpdated: Float64Array, locations: Float64Array, lengths: Uint32Array): void {
+    const n = versionIds.length;
+    while (this.length + n > this.lastUpdated.length) this.grow();
+    const at = this.length;
+    for (let i = 0; i < n; i++) {
+      if (at + i > 0 && (lastUpdated[i] ?? 0) < (this.lastUpdated[at + i - 1] ?? 0)) this.monotonic = false;
+      this.lastUpdated[at + i] = lastUpdated[i] ?? 0;
+    }
+    this.versionIds.set(versionIds, at);
+    this.locations.set(locations, at);
+    this.lengths.set(lengths, at);
+    for (let i = 0; i < n; i++) this.ids.push('');
+    this.length = at + n;
+    this.sortedCache = undefined;
+  }
+
   /** Snapshot loading: the ids come with the documents (entry `h`), not with the log. */
   setId(position: number, id: string): void {
     this.ids[position] = id;
