@@ -225,6 +225,26 @@ describe('embedded store: snapshots', () => {
     await reopened.close();
   });
 
+  test('documents loaded from a snapshot read their search values from the journal: `s`, residual filters, sorts and updates see them', async () => {
+    const dir = tempDir();
+    const store = await createEmbeddedStore({ dataDir: dir });
+    await store.commit([slotWrite({ id: 'a', serviceType: '124' }), slotWrite({ id: 'b', serviceType: '125', start: T0 + MINUTE })]);
+    await store.commit([slotWrite({ id: 'a', versionId: 2, serviceType: '126' })]);
+    await store.close();
+    const reopened = await createEmbeddedStore({ dataDir: dir });
+    expect((await reopened.read('Slot', 'a'))?.s['service-type']).toEqual(['126', 'http://terminology.hl7.org/CodeSystem/service-type|126', 'http://terminology.hl7.org/CodeSystem/service-type|']);
+    const byService = async (code: string): Promise<string[]> =>
+      (await reopened.find('Slot', { filter: { 's.service-type': { $in: [code] } } })).documents.map((d) => d._id);
+    expect(await byService('126')).toEqual(['a']);
+    expect(await byService('124')).toEqual([]);
+    const sorted = await reopened.find('Slot', { filter: {}, sort: [['s.service-type', -1]] });
+    expect(sorted.documents.map((d) => d._id)).toEqual(['a', 'b']);
+    // Updating a loaded document takes its old values out of the indexes.
+    await reopened.commit([slotWrite({ id: 'b', versionId: 2, status: 'busy', serviceType: '125', start: T0 + MINUTE })]);
+    expect((await reopened.find('Slot', { filter: { 's.status': { $in: ['free'] } } })).documents.map((d) => d._id)).toEqual(['a']);
+    await reopened.close();
+  });
+
   test('a snapshot in the old JSON-lines format is ignored: the journal rebuilds the state, and the next snapshot removes the file', async () => {
     const dir = tempDir();
     const store = await createEmbeddedStore({ dataDir: dir });

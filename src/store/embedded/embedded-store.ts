@@ -21,17 +21,17 @@ import type {
 } from '../store';
 import { appendPosition, currentPosition, EMPTY_SORT_KEYS, filterView, freezeSortKeys, historyPositions, parseSearchIndex, toResourceDocument } from './entry';
 import type { Entry, WriteMeta } from './entry';
-import { HistoryLog } from './history-log';
+import { HistoryLog, SegmentReader } from './history-log';
 import { cloneJson, deepFreeze, LruCache } from './lru-cache';
 import { INDEXED_PARAMETERS, TypeIndexes } from './indexes';
-import { encodeRecord, JournalWriter, listSegments, packLocation, scanSegment, segmentFileName, unpackLocation } from './journal';
+import { encodeRecord, JournalWriter, listSegments, packLocation, scanSegment, segmentFileName } from './journal';
 import { DataDirectoryLock } from './lock-file';
 import { Mutex } from './mutex';
 import { planQuery } from './query-planner';
 import { listSnapshots, loadSnapshot, removeTemporaryFiles, snapshotFileName, writeSnapshot } from './snapshot';
 import type { SnapshotCapture } from './snapshot';
 import { effectiveSort, sortPage } from './sort';
-import { decodeWriteMeta, decodeWriteResource, encodeWrite } from './write-codec';
+import { decodeWriteMeta, decodeWriteResource, decodeWriteSearchJson, encodeWrite } from './write-codec';
 
 /**
  * The embedded store (SPEC §2): no server, one process, everything under `dataDir`.
@@ -166,9 +166,21 @@ interface Recovered {
   snapshotSkipped: boolean;
   /** Size of the snapshot loaded (0 when none). */
   snapshotBytes: number;
+  /** Reads journal lines back (entries loaded from the snapshot read their `s` text through it). */
+  segmentReader: SegmentReader;
 }
 
 function recover(dir: string): Recovered {
+  const segmentReader = new SegmentReader(dir);
+  try {
+    return recoverWith(dir, segmentReader);
+  } catch (e) {
+    segmentReader.close();
+    throw e;
+  }
+}
+
+function recoverWith(dir: string, segmentReader: SegmentReader): Recovered {
   removeTemporaryFiles(dir);
   const segments = listSegments(dir);
   const attempts: Array<number | undefined> = [...listSnapshots(dir), undefined];
@@ -185,7 +197,7 @@ function recover(dir: string): Recovered {
     } else {
       try {
         const file = path.join(dir, snapshotFileName(snapshot));
-        firstSegment = loadSnapshotInto(state, file);
+        firstSegment = loadSnapshotInto(state, file, segmentReader);
         snapshotBytes = fs.statSync(file).size;
       } catch (e) {
         lastError = e;
@@ -210,7 +222,7 @@ function recover(dir: string): Recovered {
       segmentBytes = validBytes;
       replayedBytes += validBytes;
     }
-    return { state, segment, segmentBytes, replayedBytes, snapshotSkipped: lastError !== undefined, snapshotBytes };
+    return { state, segment, segmentBytes, replayedBytes, snapshotSkipped: lastError !== undefined, snapshotBytes, segmentReader };
   }
   throw new Error(`embedded store: could not recover ${dir}`, { cause: lastError });
 }
@@ -225,10 +237,19 @@ function truncate(file: string, bytes: number): void {
   }
 }
 
-function loadSnapshotInto(state: StoreState, file: string): number {
+function loadSnapshotInto(state: StoreState, file: string, segments: SegmentReader): number {
   // Per type, the documents in snapshot order: index keys name them by that ordinal.
   const ordered = new Map<ResourceType, Entry[]>();
   const { segment } = loadSnapshot(file, {
+    source(type) {
+      const { history } = state.of(type);
+      return {
+        searchJsonAt(position) {
+          const { location, length } = history.locationAt(position);
+          return decodeWriteSearchJson(segments.read(location, length));
+        },
+      };
+    },
     history(type, versionIds, lastUpdated, locations, lengths) {
       state.of(type).history.load(versionIds, lastUpdated, locations, lengths);
     },
@@ -262,7 +283,6 @@ function loadSnapshotInto(state: StoreState, file: string): number {
 class EmbeddedStoreImpl implements EmbeddedStore {
   readonly kind = 'embedded' as const;
   private readonly writeLock = new Mutex();
-  private readonly readFds = new Map<number, number>();
   private snapshotting: Promise<void> | undefined;
   /** Bytes of the newest snapshot file (0 when there is none). */
   private lastSnapshotBytes: number;
@@ -285,6 +305,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
     private readonly snapshotEveryBytes: number,
     private readonly onBackgroundError: (error: unknown) => void,
     recovered: { snapshotBytes: number; rotatedBytes: number },
+    private readonly segmentReader: SegmentReader,
   ) {
     this.lastSnapshotBytes = recovered.snapshotBytes;
     this.rotatedSinceSnapshot = recovered.rotatedBytes;
@@ -415,20 +436,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
 
   private readLine(state: TypeState, position: number): Buffer {
     const { location, length } = state.history.locationAt(position);
-    const { segment, offset } = unpackLocation(location);
-    let fd = this.readFds.get(segment);
-    if (fd === undefined) {
-      fd = fs.openSync(path.join(this.dir, segmentFileName(segment)), 'r');
-      this.readFds.set(segment, fd);
-    }
-    const bytes = Buffer.allocUnsafe(length);
-    let read = 0;
-    while (read < length) {
-      const n = fs.readSync(fd, bytes, read, length - read, offset + read);
-      if (n === 0) throw new Error(`embedded store: history of ${state.type} points past the end of ${segmentFileName(segment)}`);
-      read += n;
-    }
-    return bytes;
+    return this.segmentReader.read(location, length);
   }
 
   commit(writes: ResourceWrite[]): Promise<void> {
@@ -597,8 +605,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
       this.closed = true;
       this.resources.clear();
       this.searchValues.clear();
-      for (const fd of this.readFds.values()) fs.closeSync(fd);
-      this.readFds.clear();
+      this.segmentReader.close();
       this.journal.close();
       this.lock.release();
     }
@@ -614,13 +621,25 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
   fs.mkdirSync(dir, { recursive: true });
   const lock = DataDirectoryLock.acquire(dir);
   try {
-    const { state, segment, segmentBytes, replayedBytes, snapshotSkipped, snapshotBytes } = recover(dir);
-    const journal = JournalWriter.open(dir, segment, segmentBytes);
+    const { state, segment, segmentBytes, replayedBytes, snapshotSkipped, snapshotBytes, segmentReader } = recover(dir);
+    let journal: JournalWriter;
+    try {
+      journal = JournalWriter.open(dir, segment, segmentBytes);
+    } catch (e) {
+      segmentReader.close();
+      throw e;
+    }
     const snapshotEveryBytes = options.snapshotEveryBytes ?? DEFAULT_SNAPSHOT_EVERY_BYTES;
-    const store = new EmbeddedStoreImpl(dir, state, journal, lock, snapshotEveryBytes, options.onBackgroundError ?? (() => undefined), {
-      snapshotBytes,
-      rotatedBytes: replayedBytes - segmentBytes,
-    });
+    const store = new EmbeddedStoreImpl(
+      dir,
+      state,
+      journal,
+      lock,
+      snapshotEveryBytes,
+      options.onBackgroundError ?? (() => undefined),
+      { snapshotBytes, rotatedBytes: replayedBytes - segmentBytes },
+      segmentReader,
+    );
     if (snapshotSkipped || replayedBytes >= snapshotEveryBytes) store.snapshotInBackground();
     return store;
   } catch (e) {

@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { segmentFileName, unpackLocation } from './journal';
 import type { HistoryQuery } from '../store';
 
 /**
@@ -198,4 +201,33 @@ export interface HistoryCapture {
   locations: Float64Array;
   lengths: Uint32Array;
   ids: readonly string[];
+}
+
+/** Reads write lines back from journal segments by location (journal.ts packLocation); one fd per segment, kept open. */
+export class SegmentReader {
+  private readonly fds = new Map<number, number>();
+
+  constructor(private readonly dir: string) {}
+
+  read(location: number, length: number): Buffer {
+    const { segment, offset } = unpackLocation(location);
+    let fd = this.fds.get(segment);
+    if (fd === undefined) {
+      fd = fs.openSync(path.join(this.dir, segmentFileName(segment)), 'r');
+      this.fds.set(segment, fd);
+    }
+    const bytes = Buffer.allocUnsafe(length);
+    let read = 0;
+    while (read < length) {
+      const n = fs.readSync(fd, bytes, read, length - read, offset + read);
+      if (n === 0) throw new Error(`embedded store: a history location points past the end of ${segmentFileName(segment)}`);
+      read += n;
+    }
+    return bytes;
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) fs.closeSync(fd);
+    this.fds.clear();
+  }
 }

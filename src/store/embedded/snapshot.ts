@@ -4,8 +4,8 @@ import { crc32 } from 'node:zlib';
 import { isResourceType } from '../../fhir/resource-types';
 import type { ResourceType } from '../../fhir/resource-types';
 import type { SortKeys } from '../store';
-import { EMPTY_SORT_KEYS } from './entry';
-import type { Entry } from './entry';
+import { EMPTY_SORT_KEYS, StoredEntry } from './entry';
+import type { Entry, SearchTextSource } from './entry';
 import type { HistoryCapture } from './history-log';
 import type { IndexKeys } from './indexes';
 import { syncDirectory } from './journal';
@@ -24,9 +24,9 @@ import { syncDirectory } from './journal';
  *   header   "KAIROSSN", u32 version, u32 segment
  *   section  u32 kind, u32 crc32(payload), u32 payload bytes, u32 0, payload (padded to 8 bytes)
  *     history   per type, in log order: versionIds, lastUpdated, locations (f64), lengths (u32)
- *     documents per type, in chunks: ids and `s` texts as one text each plus UTF-16 lengths,
- *               versionId, lastUpdated (f64), deleted (u8), `h` (count + u32 positions), `ranges`
- *               (count + f64), `o` as (key, value) pairs over a string table (strings interned)
+ *     documents per type, in chunks: ids as one text plus UTF-16 lengths, versionId,
+ *               lastUpdated (f64), deleted (u8), `h` (count + u32 positions), `ranges` (count +
+ *               f64), `o` as (key, value) pairs over a string table (strings interned)
  *     keys      per type: hash and block index keys, their documents as ordinals (position in
  *               the type's documents), so loading needs no id lookups
  *     end       counts of documents, versions and key ids (a complete file has one, last)
@@ -35,8 +35,9 @@ import { syncDirectory } from './journal';
  * journal from segment 1 (segments are never deleted), then writes a snapshot in this format and
  * removes them.
  *
- * Resources are not copied: a document's content is its current version's journal line, which the
- * history locations point at (segments before the snapshot were fsynced before it was taken).
+ * Neither resources nor `s` texts are copied: a document's content is its current version's journal
+ * line, which the history locations point at (segments before the snapshot were fsynced before it
+ * was taken); loaded entries read their `s` from there on use (entry.ts StoredEntry).
  * Writing runs in chunks of DOCUMENT_CHUNK documents with an await between them, so reads are
  * served while a snapshot is written.
  */
@@ -234,7 +235,6 @@ function historySection(type: ResourceType, history: HistoryCapture, start: numb
 function documentsSection(type: ResourceType, entries: readonly Entry[], start: number, end: number): Buffer {
   const n = end - start;
   const idLengths = new Uint32Array(n);
-  const searchLengths = new Uint32Array(n);
   const versionIds = new Float64Array(n);
   const lastUpdated = new Float64Array(n);
   const deleted = new Uint8Array(n);
@@ -242,7 +242,6 @@ function documentsSection(type: ResourceType, entries: readonly Entry[], start: 
   const rangeCounts = new Uint32Array(n);
   const oCounts = new Uint32Array(n);
   const ids: string[] = [];
-  const searchTexts: string[] = [];
   const positions: number[] = [];
   const ranges: number[] = [];
   const oKeys: number[] = [];
@@ -253,8 +252,6 @@ function documentsSection(type: ResourceType, entries: readonly Entry[], start: 
     if (e === undefined) break;
     ids.push(e._id);
     idLengths[i] = e._id.length;
-    searchTexts.push(e.searchJson);
-    searchLengths[i] = e.searchJson.length;
     versionIds[i] = e.versionId;
     lastUpdated[i] = e.lastUpdated;
     deleted[i] = e.deleted ? 1 : 0;
@@ -288,8 +285,6 @@ function documentsSection(type: ResourceType, entries: readonly Entry[], start: 
   w.text(type);
   w.u32s(idLengths);
   w.text(ids.join(''));
-  w.u32s(searchLengths);
-  w.text(searchTexts.join(''));
   w.f64s(versionIds);
   w.f64s(lastUpdated);
   w.u8s(deleted);
@@ -407,6 +402,8 @@ export async function writeSnapshot(dir: string, capture: SnapshotCapture): Prom
 
 /** The arrays passed are views of a reused buffer, valid only during the call. */
 export interface SnapshotSink {
+  /** Where the type's documents read their `s` text (entry.ts StoredEntry). */
+  source(type: ResourceType): SearchTextSource;
   history(type: ResourceType, versionIds: Float64Array, lastUpdated: Float64Array, locations: Float64Array, lengths: Uint32Array): void;
   /** Documents of a type in order: the first of a type has ordinal 0, the next 1, … */
   document(type: ResourceType, entry: Entry): void;
@@ -533,8 +530,6 @@ function exactArray(from: Uint32Array | Float64Array, start: number, count: numb
 function loadDocuments(reader: SectionReader, file: string, type: ResourceType, intern: (s: string) => string, sink: SnapshotSink): number {
   const idLengths = reader.u32s();
   const ids = reader.text();
-  const searchLengths = reader.u32s();
-  const searchTexts = reader.text();
   const versionIds = reader.f64s();
   const lastUpdated = reader.f64s();
   const deleted = reader.u8s();
@@ -547,23 +542,21 @@ function loadDocuments(reader: SectionReader, file: string, type: ResourceType, 
   const oKeys = reader.u32s();
   const oValues = reader.f64s();
   const n = idLengths.length;
-  for (const column of [searchLengths, versionIds, lastUpdated, deleted, hCounts, rangeCounts, oCounts]) {
+  for (const column of [versionIds, lastUpdated, deleted, hCounts, rangeCounts, oCounts]) {
     if (column.length !== n) throw invalid(file, 'documents section');
   }
+  const source = sink.source(type);
   let idAt = 0;
-  let searchAt = 0;
   let positionAt = 0;
   let rangeAt = 0;
   let oAt = 0;
   for (let i = 0; i < n; i++) {
     const idLength = idLengths[i] ?? 0;
-    const searchLength = searchLengths[i] ?? 0;
     const hCount = hCounts[i] ?? 0;
     const rangeCount = rangeCounts[i] ?? 0;
     const oCount = oCounts[i] ?? 0;
     if (
       idAt + idLength > ids.length ||
-      searchAt + searchLength > searchTexts.length ||
       hCount === 0 ||
       positionAt + hCount > positions.length ||
       rangeAt + rangeCount > ranges.length ||
@@ -571,11 +564,9 @@ function loadDocuments(reader: SectionReader, file: string, type: ResourceType, 
     ) {
       throw invalid(file, 'documents section');
     }
-    // Substrings of the chunk's text: V8 keeps them as slices of it, not as separate copies.
+    // A substring of the chunk's text: V8 keeps it as a slice of it, not as a separate copy.
     const id = ids.slice(idAt, idAt + idLength);
-    const searchJson = searchTexts.slice(searchAt, searchAt + searchLength);
     idAt += idLength;
-    searchAt += searchLength;
     const h = hCount === 1 ? (positions[positionAt] ?? 0) : exactArray(positions, positionAt, hCount);
     positionAt += hCount;
     const entryRanges = rangeCount > 0 ? exactArray(ranges, rangeAt, rangeCount) : undefined;
@@ -595,18 +586,9 @@ function loadDocuments(reader: SectionReader, file: string, type: ResourceType, 
     }
     oAt += oCount;
     const isDeleted = deleted[i] === 1;
-    sink.document(type, {
-      _id: id,
-      versionId: versionIds[i] ?? 0,
-      lastUpdated: lastUpdated[i] ?? 0,
-      deleted: isDeleted,
-      searchJson,
-      o,
-      ranges: isDeleted ? undefined : entryRanges,
-      h,
-    });
+    sink.document(type, new StoredEntry(id, versionIds[i] ?? 0, lastUpdated[i] ?? 0, isDeleted, o, isDeleted ? undefined : entryRanges, h, source));
   }
-  if (idAt !== ids.length || searchAt !== searchTexts.length || positionAt !== positions.length || rangeAt !== ranges.length || oAt !== oKeys.length) {
+  if (idAt !== ids.length || positionAt !== positions.length || rangeAt !== ranges.length || oAt !== oKeys.length) {
     throw invalid(file, 'documents section');
   }
   return n;
