@@ -38,8 +38,9 @@ export class HistoryLog {
     return i;
   }
 
-  private grow(): void {
-    const size = this.lastUpdated.length * 2;
+  /** Doubles the capacity, or more when `atLeast` asks for it (a snapshot's run at once). */
+  private grow(atLeast = 0): void {
+    const size = Math.max(this.lastUpdated.length * 2, atLeast);
     const grow64 = (from: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
       const to = new Float64Array(size);
       to.set(from);
@@ -59,7 +60,7 @@ export class HistoryLog {
    */
   load(versionIds: Float64Array, lastUpdated: Float64Array, locations: Float64Array, lengths: Uint32Array): void {
     const n = versionIds.length;
-    while (this.length + n > this.lastUpdated.length) this.grow();
+    if (this.length + n > this.lastUpdated.length) this.grow(this.length + n);
     const at = this.length;
     for (let i = 0; i < n; i++) {
       if (at + i > 0 && (lastUpdated[i] ?? 0) < (this.lastUpdated[at + i - 1] ?? 0)) this.monotonic = false;
