@@ -207,10 +207,12 @@ export interface HistoryCapture {
 /** Reads write lines back from journal segments by location (journal.ts packLocation); one fd per segment, kept open. */
 export class SegmentReader {
   private readonly fds = new Map<number, number>();
+  private closed = false;
 
   constructor(private readonly dir: string) {}
 
   read(location: number, length: number): Buffer {
+    if (this.closed) throw new Error('embedded store: the store is closed');
     const { segment, offset } = unpackLocation(location);
     let fd = this.fds.get(segment);
     if (fd === undefined) {
@@ -228,6 +230,7 @@ export class SegmentReader {
   }
 
   close(): void {
+    this.closed = true;
     for (const fd of this.fds.values()) fs.closeSync(fd);
     this.fds.clear();
   }
