@@ -45,7 +45,7 @@ import { decodeWriteMeta, decodeWriteResource, decodeWriteSearchJson, encodeWrit
  * Snapshots. When the current segment passes `snapshotEveryBytes`, the journal moves to a new
  * segment. If the journal written since the last snapshot is also at least half that snapshot's
  * size, and on close, the documents as of that moment are written in the background to
- * `snapshot-<segment>.jsonl` (snapshot.ts). Entries are immutable, so the captured list stays
+ * `snapshot-<segment>.snap` (snapshot.ts). Entries are immutable, so the captured list stays
  * consistent while writes go on. The size condition keeps snapshot work proportional to the
  * writes: a snapshot rewrites every document, so taking one per 64 MiB of journal made a bulk
  * load of N documents cost O(N²) (at 1,000,000 Slots, ~140 µs of snapshot per written Slot),
