@@ -85,6 +85,15 @@ function rssMb(pid: number | undefined): number {
   return m === null ? Number.NaN : Number(m[1]) / 1024;
 }
 
+/** CPU seconds (user + system) a process has used so far: on a shared machine, wall time mostly measures the neighbours. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  // /proc/<pid>/stat: fields 14 and 15 are utime and stime in clock ticks (USER_HZ, 100 on Linux); the name (field 2) may hold spaces.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function waitHealthy(base: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 120_000;
   for (;;) {
@@ -99,7 +108,7 @@ async function waitHealthy(base: string, child: ChildProcess): Promise<void> {
   }
 }
 
-async function startServer(dataDir: string, profileDir?: string): Promise<{ child: ChildProcess; base: string; startupMs: number }> {
+async function startServer(dataDir: string, profileDir?: string): Promise<{ child: ChildProcess; base: string; startupMs: number; startupCpu: number }> {
   const port = await freePort();
   const started = performance.now();
   // A larger young generation halves GC time for bulk Slot writes (measured: generation +25%, 1M reopen −40%).
@@ -123,7 +132,7 @@ async function startServer(dataDir: string, profileDir?: string): Promise<{ chil
   });
   const base = `http://127.0.0.1:${port}`;
   await waitHealthy(base, child);
-  return { child, base, startupMs: performance.now() - started };
+  return { child, base, startupMs: performance.now() - started, startupCpu: cpuSeconds(child.pid) };
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
@@ -470,7 +479,7 @@ async function main(): Promise<void> {
         await fetch(`${bigServer.base}/fhir/Slot?_count=1`);
         rows.push([
           `${fmt(big.slots / 1e6, 2)} M Slots on disk`,
-          `start-up ${fmt(bigServer.startupMs / 1000, 1)} s, RSS ${fmt(rssMb(bigServer.child.pid))} MB (generated at ${fmt(big.perSecond)} Slots/s)`,
+          `start-up ${fmt(bigServer.startupMs / 1000, 1)} s (${fmt(bigServer.startupCpu, 1)} s CPU), RSS ${fmt(rssMb(bigServer.child.pid))} MB (generated at ${fmt(big.perSecond)} Slots/s)`,
           '≤ 10 s, ≤ 1.5 GB',
         ]);
         await stopServer(bigServer.child);

@@ -5,7 +5,10 @@ import { createEmbeddedStore } from '../../src/store/embedded/embedded-store';
 import type { Entry } from '../../src/store/embedded/entry';
 import { encodeRecord, listSegments, segmentFileName } from '../../src/store/embedded/journal';
 import { cloneJson, deepFreeze, LruCache } from '../../src/store/embedded/lru-cache';
-import { documentLine, listSnapshots } from '../../src/store/embedded/snapshot';
+import { HistoryLog } from '../../src/store/embedded/history-log';
+import type { IndexKeys } from '../../src/store/embedded/indexes';
+import { listSnapshots, loadSnapshot, snapshotFileName, writeSnapshot } from '../../src/store/embedded/snapshot';
+import type { ResourceType } from '../../src/fhir/resource-types';
 import { decodeWriteMeta, decodeWriteResource, encodeWrite } from '../../src/store/embedded/write-codec';
 import { nextVersion } from '../../src/store/resource-write';
 import type { StoredFhirResource } from '../../src/fhir/resource-types';
@@ -84,16 +87,89 @@ describe('write and snapshot encodings', () => {
       expect(decodeWriteResource(line)).toEqual((i === 1 ? plain : accented).resource);
     });
   });
+});
 
-  test('documentLine matches JSON.stringify of the document head, with and without ranges and history lists', () => {
-    const entries: Entry[] = [
-      { _id: 'a"b', versionId: 2, lastUpdated: T0, deleted: false, searchJson: '{"x":["y"]}', o: { start: T0, n: 'z' }, ranges: [0, T0, T0 + 1000, 1, -8.64e15, 8.64e15], h: [3, 9] },
-      { _id: 'gone', versionId: 4, lastUpdated: T0 + 1, deleted: true, searchJson: '{}', o: {}, ranges: undefined, h: 12 },
-    ];
-    for (const e of entries) {
-      const expected = JSON.stringify({ t: 'Slot', id: e._id, v: e.versionId, lu: e.lastUpdated, d: e.deleted, h: e.h, o: e.o, r: e.ranges });
-      expect(documentLine('Slot', e)).toBe(`${expected}\t${e.searchJson}`);
+describe('snapshot format', () => {
+  const entries: Entry[] = [
+    { _id: 'a"b', versionId: 2, lastUpdated: T0, deleted: false, searchJson: '{"x":["y"]}', o: { start: T0, n: 'z', neg: -1.5 }, ranges: [0, T0, T0 + 1000, 1, -8.64e15, 8.64e15], h: [0, 2] },
+    { _id: 'gone', versionId: 4, lastUpdated: T0 + 1, deleted: true, searchJson: '{}', o: {}, ranges: undefined, h: 3 },
+    // Not ASCII: the ids of its chunk are stored as UTF-8, and lengths count UTF-16 units.
+    { _id: 'ünï-😀', versionId: 1, lastUpdated: T0 + 2, deleted: false, searchJson: '{"t":["Zürich 😀"]}', o: { n: 'ü' }, ranges: undefined, h: 1 },
+  ];
+  const keys: IndexKeys[] = [
+    { code: 'status', key: 'free', ids: ['ünï-😀', 'a"b'] },
+    { code: 'schedule', key: 'Schedule/1', ids: ['a"b'] },
+  ];
+
+  async function written(dir: string, segment: number): Promise<string> {
+    const history = new HistoryLog();
+    history.push('a"b', 1, T0 - 5, 10, 100);
+    history.push('ünï-😀', 1, T0 + 2, 20, 200);
+    history.push('a"b', 2, T0, 30, 300);
+    history.push('gone', 4, T0 + 1, 40, 400);
+    await writeSnapshot(dir, { segment, types: [{ type: 'Slot', entries, history: history.capture(), keys }] });
+    return path.join(dir, snapshotFileName(segment));
+  }
+
+  function load(file: string): { segment: number; documents: Entry[]; keys: IndexKeys[]; history: number[][] } {
+    const documents: Entry[] = [];
+    const loadedKeys: IndexKeys[] = [];
+    const history: number[][] = [];
+    // The journal lines' `s` texts, by history position (the entries' current ones).
+    const texts = new Map(entries.map((e) => [Array.isArray(e.h) ? e.h[e.h.length - 1] : e.h, e.searchJson]));
+    const { segment } = loadSnapshot(file, {
+      source: () => ({ searchJsonAt: (position) => texts.get(position) ?? 'missing' }),
+      history(type: ResourceType, versionIds, lastUpdated, locations, lengths) {
+        expect(type).toBe('Slot');
+        for (let i = 0; i < versionIds.length; i++) history.push([versionIds[i] ?? -1, lastUpdated[i] ?? -1, locations[i] ?? -1, lengths[i] ?? -1]);
+      },
+      document(type, entry) {
+        expect(type).toBe('Slot');
+        documents.push(entry);
+      },
+      keys(type, code, key, ordinals) {
+        loadedKeys.push({ code, key, ids: Array.from(ordinals, (n) => documents[n]?._id ?? '?') });
+      },
+    });
+    return { segment, documents, keys: loadedKeys, history };
+  }
+
+  test('a written snapshot loads back the same entries, history locations and index keys', async () => {
+    const dir = tempDir();
+    const loaded = load(await written(dir, 7));
+    expect(loaded.segment).toBe(7);
+    const fields = (e: Entry): Entry => ({ _id: e._id, versionId: e.versionId, lastUpdated: e.lastUpdated, deleted: e.deleted, searchJson: e.searchJson, o: e.o, ranges: e.ranges, h: e.h });
+    // `searchJson` comes from the source (the journal line at the current position).
+    expect(loaded.documents.map(fields)).toEqual(entries);
+    expect(loaded.documents.every((e) => Object.isFrozen(e.o))).toBe(true);
+    expect(loaded.keys).toEqual(keys);
+    expect(loaded.history).toEqual([
+      [1, T0 - 5, 10, 100],
+      [1, T0 + 2, 20, 200],
+      [2, T0, 30, 300],
+      [4, T0 + 1, 40, 400],
+    ]);
+  });
+
+  test('a truncated or corrupted snapshot is refused; a newer one replaces older and version-1 files', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'snapshot-00000003.jsonl'), '{"format":"kairos-embedded-snapshot","version":1,"segment":3}\n');
+    const older = await written(dir, 5);
+    const file = await written(dir, 6);
+    expect(fs.existsSync(older)).toBe(false);
+    expect(fs.readdirSync(dir)).toEqual([snapshotFileName(6)]);
+    const bytes = fs.readFileSync(file);
+    for (const cut of [10, 40, bytes.length - 1]) {
+      fs.writeFileSync(file, bytes.subarray(0, cut));
+      expect(() => load(file)).toThrow(/snapshot .* is invalid/);
     }
+    const flipped = Buffer.from(bytes);
+    const at = flipped.indexOf('gone');
+    flipped[at] = 'G'.charCodeAt(0);
+    fs.writeFileSync(file, flipped);
+    expect(() => load(file)).toThrow(/checksum/);
+    fs.writeFileSync(file, Buffer.concat([bytes, Buffer.from([0])]));
+    expect(() => load(file)).toThrow(/snapshot .* is invalid/);
   });
 });
 
@@ -165,7 +241,7 @@ describe('embedded store: snapshot schedule', () => {
     await store.snapshot();
     const [snapshot] = listSnapshots(dir);
     if (snapshot === undefined) throw new Error('no snapshot');
-    const snapshotBytes = fs.statSync(path.join(dir, `snapshot-${String(snapshot).padStart(8, '0')}.jsonl`)).size;
+    const snapshotBytes = fs.statSync(path.join(dir, snapshotFileName(snapshot))).size;
     const segmentsBefore = listSegments(dir).length;
 
     // Each commit is a few hundred bytes: far past 1024 bytes several times, far short of half the snapshot.

@@ -20,19 +20,19 @@ import type {
   TransactionReader,
   TransactionPlan,
 } from '../store';
-import { appendPosition, currentPosition, filterView, freezeSortKeys, historyPositions, parseSearchIndex, plainDocument, toResourceDocument } from './entry';
+import { appendPosition, currentPosition, EMPTY_SORT_KEYS, filterView, freezeSortKeys, historyPositions, parseSearchIndex, plainDocument, toResourceDocument } from './entry';
 import type { Entry, WriteMeta } from './entry';
-import { HistoryLog } from './history-log';
+import { HistoryLog, SegmentReader } from './history-log';
 import { cloneJson, deepFreeze, LruCache } from './lru-cache';
 import { INDEXED_PARAMETERS, TypeIndexes } from './indexes';
-import { encodeRecord, JournalWriter, listSegments, packLocation, scanSegment, segmentFileName, unpackLocation } from './journal';
+import { encodeRecord, JournalWriter, listSegments, packLocation, scanSegment, segmentFileName } from './journal';
 import { DataDirectoryLock } from './lock-file';
 import { Mutex } from './mutex';
 import { planQuery } from './query-planner';
 import { listSnapshots, loadSnapshot, removeTemporaryFiles, snapshotFileName, writeSnapshot } from './snapshot';
 import type { SnapshotCapture } from './snapshot';
 import { effectiveSort, sortPage } from './sort';
-import { decodeWriteMeta, decodeWriteResource, decodeWriteResourceText, encodeWrite } from './write-codec';
+import { decodeWriteMeta, decodeWriteResource, decodeWriteResourceText, decodeWriteSearchJson, encodeWrite } from './write-codec';
 import type { EncodedWrite } from './write-codec';
 
 /**
@@ -47,7 +47,7 @@ import type { EncodedWrite } from './write-codec';
  * Snapshots. When the current segment passes `snapshotEveryBytes`, the journal moves to a new
  * segment. If the journal written since the last snapshot is also at least half that snapshot's
  * size, and on close, the documents as of that moment are written in the background to
- * `snapshot-<segment>.jsonl` (snapshot.ts). Entries are immutable, so the captured list stays
+ * `snapshot-<segment>.snap` (snapshot.ts). Entries are immutable, so the captured list stays
  * consistent while writes go on. The size condition keeps snapshot work proportional to the
  * writes: a snapshot rewrites every document, so taking one per 64 MiB of journal made a bulk
  * load of N documents cost O(N²) (at 1,000,000 Slots, ~140 µs of snapshot per written Slot),
@@ -99,7 +99,6 @@ const PARSED_CACHE_ENTRIES = 20_000;
 const TEXT_CACHE_ENTRIES = 200_000;
 /** Writes encoded between two event-loop turns (~5 ms of work at most; see `write`). */
 const WRITES_PER_TURN = 500;
-const EMPTY_SORT_KEYS: SortKeys = Object.freeze({});
 
 class TypeState {
   readonly entries = new Map<string, Entry>();
@@ -177,9 +176,21 @@ interface Recovered {
   snapshotSkipped: boolean;
   /** Size of the snapshot loaded (0 when none). */
   snapshotBytes: number;
+  /** Reads journal lines back (entries loaded from the snapshot read their `s` text through it). */
+  segmentReader: SegmentReader;
 }
 
 function recover(dir: string): Recovered {
+  const segmentReader = new SegmentReader(dir);
+  try {
+    return recoverWith(dir, segmentReader);
+  } catch (e) {
+    segmentReader.close();
+    throw e;
+  }
+}
+
+function recoverWith(dir: string, segmentReader: SegmentReader): Recovered {
   removeTemporaryFiles(dir);
   const segments = listSegments(dir);
   const attempts: Array<number | undefined> = [...listSnapshots(dir), undefined];
@@ -196,7 +207,7 @@ function recover(dir: string): Recovered {
     } else {
       try {
         const file = path.join(dir, snapshotFileName(snapshot));
-        firstSegment = loadSnapshotInto(state, file);
+        firstSegment = loadSnapshotInto(state, file, segmentReader);
         snapshotBytes = fs.statSync(file).size;
       } catch (e) {
         lastError = e;
@@ -221,7 +232,7 @@ function recover(dir: string): Recovered {
       segmentBytes = validBytes;
       replayedBytes += validBytes;
     }
-    return { state, segment, segmentBytes, replayedBytes, snapshotSkipped: lastError !== undefined, snapshotBytes };
+    return { state, segment, segmentBytes, replayedBytes, snapshotSkipped: lastError !== undefined, snapshotBytes, segmentReader };
   }
   throw new Error(`embedded store: could not recover ${dir}`, { cause: lastError });
 }
@@ -236,41 +247,44 @@ function truncate(file: string, bytes: number): void {
   }
 }
 
-function loadSnapshotInto(state: StoreState, file: string): number {
+function loadSnapshotInto(state: StoreState, file: string, segments: SegmentReader): number {
+  // Per type, the documents in snapshot order: index keys name them by that ordinal.
+  const ordered = new Map<ResourceType, Entry[]>();
   const { segment } = loadSnapshot(file, {
+    source(type) {
+      const { history } = state.of(type);
+      return {
+        searchJsonAt(position) {
+          const { location, length } = history.locationAt(position);
+          return decodeWriteSearchJson(segments.read(location, length));
+        },
+      };
+    },
     history(type, versionIds, lastUpdated, locations, lengths) {
-      const log = state.of(type).history;
-      for (let i = 0; i < versionIds.length; i++) {
-        log.push('', versionIds[i] ?? 0, lastUpdated[i] ?? 0, locations[i] ?? 0, lengths[i] ?? 0);
-      }
+      state.of(type).history.load(versionIds, lastUpdated, locations, lengths);
     },
-    document(d) {
-      const typeState = state.of(d.resourceType);
-      for (const p of historyPositions(d.h)) typeState.history.setId(p, d.id);
-      const ranges = d.deleted ? undefined : d.ranges;
-      typeState.entries.set(d.id, {
-        _id: d.id,
-        versionId: d.versionId,
-        lastUpdated: d.lastUpdated,
-        deleted: d.deleted,
-        searchJson: d.searchJson,
-        // Parsed from this line alone, so nothing else holds it: frozen in place rather than copied.
-        o: d.deleted ? EMPTY_SORT_KEYS : Object.freeze(d.o),
-        ranges,
-        h: d.h,
-      });
-      if (ranges !== undefined) typeState.indexes.loadRanges(d.id, ranges);
-    },
-    keys(type, code, key, ids) {
+    document(type, entry) {
       const typeState = state.of(type);
-      // The entries' own id strings (replacing the parsed ones in place), so the indexes share them instead of holding copies.
-      for (let i = 0; i < ids.length; i++) {
-        const id = ids[i] ?? '';
-        const entry = typeState.entries.get(id);
-        if (entry === undefined || entry.deleted) throw new Error(`embedded store: snapshot ${file} indexes ${type}/${id}, which is not live`);
-        ids[i] = entry._id;
+      let list = ordered.get(type);
+      if (list === undefined) {
+        list = [];
+        ordered.set(type, list);
       }
-      typeState.indexes.loadKeys(code, key, ids, (id) => typeState.entries.get(id)?.ranges);
+      list.push(entry);
+      if (typeof entry.h === 'number') typeState.history.setId(entry.h, entry._id);
+      else for (const p of entry.h) typeState.history.setId(p, entry._id);
+      typeState.entries.set(entry._id, entry);
+      if (entry.ranges !== undefined) typeState.indexes.loadRanges(entry._id, entry.ranges);
+    },
+    keys(type, code, key, ordinals) {
+      const list = ordered.get(type) ?? [];
+      const entries: Entry[] = [];
+      for (const ordinal of ordinals) {
+        const entry = list[ordinal];
+        if (entry === undefined || entry.deleted) throw new Error(`embedded store: snapshot ${file} indexes ${type} document ${ordinal}, which is not live`);
+        entries.push(entry);
+      }
+      state.of(type).indexes.loadKeys(code, key, entries);
     },
   });
   return segment;
@@ -279,7 +293,6 @@ function loadSnapshotInto(state: StoreState, file: string): number {
 class EmbeddedStoreImpl implements EmbeddedStore {
   readonly kind = 'embedded' as const;
   private readonly writeLock = new Mutex();
-  private readonly readFds = new Map<number, number>();
   private snapshotting: Promise<void> | undefined;
   /** Bytes of the newest snapshot file (0 when there is none). */
   private lastSnapshotBytes: number;
@@ -304,6 +317,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
     private readonly snapshotEveryBytes: number,
     private readonly onBackgroundError: (error: unknown) => void,
     recovered: { snapshotBytes: number; rotatedBytes: number },
+    private readonly segmentReader: SegmentReader,
   ) {
     this.lastSnapshotBytes = recovered.snapshotBytes;
     this.rotatedSinceSnapshot = recovered.rotatedBytes;
@@ -450,20 +464,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
 
   private readLine(state: TypeState, position: number): Buffer {
     const { location, length } = state.history.locationAt(position);
-    const { segment, offset } = unpackLocation(location);
-    let fd = this.readFds.get(segment);
-    if (fd === undefined) {
-      fd = fs.openSync(path.join(this.dir, segmentFileName(segment)), 'r');
-      this.readFds.set(segment, fd);
-    }
-    const bytes = Buffer.allocUnsafe(length);
-    let read = 0;
-    while (read < length) {
-      const n = fs.readSync(fd, bytes, read, length - read, offset + read);
-      if (n === 0) throw new Error(`embedded store: history of ${state.type} points past the end of ${segmentFileName(segment)}`);
-      read += n;
-    }
-    return bytes;
+    return this.segmentReader.read(location, length);
   }
 
   commit(writes: ResourceWrite[]): Promise<void> {
@@ -640,8 +641,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
       this.resources.clear();
       this.texts.clear();
       this.searchValues.clear();
-      for (const fd of this.readFds.values()) fs.closeSync(fd);
-      this.readFds.clear();
+      this.segmentReader.close();
       this.journal.close();
       this.lock.release();
     }
@@ -657,13 +657,25 @@ export async function createEmbeddedStore(options: EmbeddedStoreOptions): Promis
   fs.mkdirSync(dir, { recursive: true });
   const lock = DataDirectoryLock.acquire(dir);
   try {
-    const { state, segment, segmentBytes, replayedBytes, snapshotSkipped, snapshotBytes } = recover(dir);
-    const journal = JournalWriter.open(dir, segment, segmentBytes);
+    const { state, segment, segmentBytes, replayedBytes, snapshotSkipped, snapshotBytes, segmentReader } = recover(dir);
+    let journal: JournalWriter;
+    try {
+      journal = JournalWriter.open(dir, segment, segmentBytes);
+    } catch (e) {
+      segmentReader.close();
+      throw e;
+    }
     const snapshotEveryBytes = options.snapshotEveryBytes ?? DEFAULT_SNAPSHOT_EVERY_BYTES;
-    const store = new EmbeddedStoreImpl(dir, state, journal, lock, snapshotEveryBytes, options.onBackgroundError ?? (() => undefined), {
-      snapshotBytes,
-      rotatedBytes: replayedBytes - segmentBytes,
-    });
+    const store = new EmbeddedStoreImpl(
+      dir,
+      state,
+      journal,
+      lock,
+      snapshotEveryBytes,
+      options.onBackgroundError ?? (() => undefined),
+      { snapshotBytes, rotatedBytes: replayedBytes - segmentBytes },
+      segmentReader,
+    );
     if (snapshotSkipped || replayedBytes >= snapshotEveryBytes) store.snapshotInBackground();
     return store;
   } catch (e) {

@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { segmentFileName, unpackLocation } from './journal';
 import type { HistoryQuery } from '../store';
 
 /**
@@ -35,8 +38,9 @@ export class HistoryLog {
     return i;
   }
 
-  private grow(): void {
-    const size = this.lastUpdated.length * 2;
+  /** Doubles the capacity, or more when `atLeast` asks for it (a snapshot's run at once). */
+  private grow(atLeast = 0): void {
+    const size = Math.max(this.lastUpdated.length * 2, atLeast);
     const grow64 = (from: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> => {
       const to = new Float64Array(size);
       to.set(from);
@@ -48,6 +52,26 @@ export class HistoryLog {
     const lengths = new Uint32Array(size);
     lengths.set(this.lengths);
     this.lengths = lengths;
+  }
+
+  /**
+   * Snapshot loading: appends a run of versions at once (their ids are '' until `setId`: they come
+   * with the documents, entry `h`).
+   */
+  load(versionIds: Float64Array, lastUpdated: Float64Array, locations: Float64Array, lengths: Uint32Array): void {
+    const n = versionIds.length;
+    if (this.length + n > this.lastUpdated.length) this.grow(this.length + n);
+    const at = this.length;
+    for (let i = 0; i < n; i++) {
+      if (at + i > 0 && (lastUpdated[i] ?? 0) < (this.lastUpdated[at + i - 1] ?? 0)) this.monotonic = false;
+      this.lastUpdated[at + i] = lastUpdated[i] ?? 0;
+    }
+    this.versionIds.set(versionIds, at);
+    this.locations.set(locations, at);
+    this.lengths.set(lengths, at);
+    for (let i = 0; i < n; i++) this.ids.push('');
+    this.length = at + n;
+    this.sortedCache = undefined;
   }
 
   /** Snapshot loading: the ids come with the documents (entry `h`), not with the log. */
@@ -178,4 +202,36 @@ export interface HistoryCapture {
   locations: Float64Array;
   lengths: Uint32Array;
   ids: readonly string[];
+}
+
+/** Reads write lines back from journal segments by location (journal.ts packLocation); one fd per segment, kept open. */
+export class SegmentReader {
+  private readonly fds = new Map<number, number>();
+  private closed = false;
+
+  constructor(private readonly dir: string) {}
+
+  read(location: number, length: number): Buffer {
+    if (this.closed) throw new Error('embedded store: the store is closed');
+    const { segment, offset } = unpackLocation(location);
+    let fd = this.fds.get(segment);
+    if (fd === undefined) {
+      fd = fs.openSync(path.join(this.dir, segmentFileName(segment)), 'r');
+      this.fds.set(segment, fd);
+    }
+    const bytes = Buffer.allocUnsafe(length);
+    let read = 0;
+    while (read < length) {
+      const n = fs.readSync(fd, bytes, read, length - read, offset + read);
+      if (n === 0) throw new Error(`embedded store: a history location points past the end of ${segmentFileName(segment)}`);
+      read += n;
+    }
+    return bytes;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const fd of this.fds.values()) fs.closeSync(fd);
+    this.fds.clear();
+  }
 }

@@ -61,6 +61,13 @@ class HashIndex {
     else ids.add(id);
   }
 
+  /** Snapshot loading: a whole key at once (one Set built from the list). */
+  load(key: string, ids: readonly string[]): void {
+    const present = this.keys.get(key);
+    if (present === undefined) this.keys.set(key, new Set(ids));
+    else for (const id of ids) present.add(id);
+  }
+
   remove(key: string, id: string): void {
     const ids = this.keys.get(key);
     if (ids === undefined) return;
@@ -217,18 +224,18 @@ export class TypeIndexes {
     }
   }
 
-  /** Snapshot loading: ids of a hash (or block) key, after their entries (for compound indexes' ranges). */
-  loadKeys(code: string, key: string, ids: readonly string[], rangesOf: (id: string) => readonly number[] | undefined): void {
+  /** Snapshot loading: the live entries of a hash (or block) key (for compound indexes, their ranges). */
+  loadKeys(code: string, key: string, entries: ReadonlyArray<{ readonly _id: string; readonly ranges: readonly number[] | undefined }>): void {
     const index = code === BLOCK_CODE ? this.block : this.hash.get(code);
     if (index === undefined) return;
-    for (const id of ids) index.add(key, id);
+    index.load(key, entries.map((e) => e._id));
     for (const compound of this.compound) {
       if (compound.hashCode !== code) continue;
-      for (const id of ids) {
-        const ranges = rangesOf(id) ?? [];
+      for (const { _id, ranges } of entries) {
+        if (ranges === undefined) continue;
         for (let i = 0; i + 2 < ranges.length; i += 3) {
           const lo = ranges[i + 1];
-          if (ranges[i] === compound.date.slot && lo !== undefined) compound.add(key, lo, id);
+          if (ranges[i] === compound.date.slot && lo !== undefined) compound.add(key, lo, _id);
         }
       }
     }

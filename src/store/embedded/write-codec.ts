@@ -104,11 +104,17 @@ export function decodeWriteMeta(bytes: Buffer): WriteMeta {
     lastUpdated: lu,
     method,
     // Buffer#toString copies, so the text does not pin the buffer it was read from.
-    searchJson: bytes.toString('utf8', first + 1, second),
+    searchJson: decodeWriteSearchJson(bytes),
     // Written by encodeWrite from SortKeys; the record checksum vouches for the bytes.
     o: o as SortKeys,
     deleted: bytes.subarray(second + 1).equals(NULL_RESOURCE),
   };
+}
+
+/** The `s` JSON text of a write line (entries loaded from a snapshot read it on use). */
+export function decodeWriteSearchJson(bytes: Buffer): string {
+  const [first, second] = tabs(bytes);
+  return bytes.toString('utf8', first + 1, second);
 }
 
 /** The resource of a write line (a fresh object), or null for a delete. */
