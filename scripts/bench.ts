@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -39,6 +39,8 @@ interface Options {
   small: boolean;
   /** `--profile=DIR`: run the server under `node --cpu-prof` writing into DIR (find what limits a figure). */
   profileDir?: string;
+  /** `--million-dir=DIR`: keep the 1M-Slot store in DIR, and reuse it when it is already there (start-up experiments). */
+  millionDir?: string;
   /** `--only=read,search,find,book`: measure only these groups (profiling one figure at a time). */
   only?: ReadonlySet<string>;
 }
@@ -57,6 +59,8 @@ function parseOptions(argv: readonly string[]): Options {
   if (argv.includes('--no-write')) o.write = false;
   const profile = argv.find((a) => a.startsWith('--profile='));
   if (profile !== undefined) o.profileDir = path.resolve(profile.slice('--profile='.length));
+  const millionDir = argv.find((a) => a.startsWith('--million-dir='));
+  if (millionDir !== undefined) o.millionDir = path.resolve(millionDir.slice('--million-dir='.length));
   const only = argv.find((a) => a.startsWith('--only='));
   if (only !== undefined) o.only = new Set(only.slice('--only='.length).split(','));
   return o;
@@ -471,9 +475,10 @@ async function main(): Promise<void> {
 
     // 6. One million Slots: generation, RSS and start-up time.
     if (o.millionSlots > 0) {
-      const bigDir = mkdtempSync(path.join(os.tmpdir(), 'kairos-bench-1m-'));
+      const bigDir = o.millionDir ?? mkdtempSync(path.join(os.tmpdir(), 'kairos-bench-1m-'));
+      const reuse = o.millionDir !== undefined && existsSync(bigDir) && readdirSync(bigDir).some((f) => f.endsWith('.snap'));
       try {
-        const big = await buildMillion(bigDir, o.millionSlots, now);
+        const big = reuse ? { slots: o.millionSlots, perSecond: Number.NaN } : await buildMillion(bigDir, o.millionSlots, now);
         const bigServer = await startServer(bigDir);
         children.push(bigServer.child);
         await fetch(`${bigServer.base}/fhir/Slot?_count=1`);
@@ -484,7 +489,7 @@ async function main(): Promise<void> {
         ]);
         await stopServer(bigServer.child);
       } finally {
-        rmSync(bigDir, { recursive: true, force: true });
+        if (o.millionDir === undefined) rmSync(bigDir, { recursive: true, force: true });
       }
     }
   } finally {
