@@ -6,7 +6,7 @@ import { referenceKey } from '../fhir/search-index';
 import { parseSearchRequest } from '../fhir/search-request';
 import { resolveChains, toStoreQuery } from '../store/query';
 import { slotsStartingNear } from '../store/scheduling-queries';
-import type { Store } from '../store/store';
+import type { ResourceDocument, Store } from '../store/store';
 import { parseBookingPolicy, parseRequiredLocationType, parseServiceDuration } from './availability';
 import type { BookingPolicy } from './availability';
 import { isActiveStatus } from './lifecycle';
@@ -34,10 +34,22 @@ export interface FindRequest {
   offset: number;
 }
 
+/**
+ * A free Slot as $find works with it: id and times from the document's sort keys (`o.start` and
+ * `o.end` are the instants of Slot.start and Slot.end), so ranking every free time of a window needs
+ * no resource. The resource is read only for the text of a returned proposal's start and end.
+ */
+interface FreeSlot {
+  id: string;
+  start: number;
+  end: number;
+  document: ResourceDocument;
+}
+
 export interface Proposal {
   start: number;
   end: number;
-  slots: Array<StoredFhirResource & Slot>;
+  slots: FreeSlot[];
   actors: string[];
   schedule: Schedule;
   service?: HealthcareService;
@@ -49,7 +61,6 @@ export interface FindResult {
 }
 
 type ScheduleR = StoredFhirResource & Schedule;
-type SlotR = StoredFhirResource & Slot;
 
 function refKey(reference: string | undefined): string | undefined {
   return reference === undefined ? undefined : referenceKey(reference);
@@ -85,12 +96,13 @@ async function search<T extends StoredFhirResource>(store: Store, type: Resource
 }
 
 /** Free Slots of one schedule overlapping `[lo, hi)`, by start (store/scheduling-queries.ts slotsStartingNear). */
-async function freeSlotsOverlapping(store: Store, scheduleId: string, lo: number, hi: number): Promise<SlotR[]> {
+async function freeSlotsOverlapping(store: Store, scheduleId: string, lo: number, hi: number): Promise<FreeSlot[]> {
   const { documents } = await store.find('Slot', slotsStartingNear([`Schedule/${scheduleId}`], lo, hi, ['free']));
-  const slots: SlotR[] = [];
-  for (const d of documents) {
-    const slot = d.resource as SlotR | null;
-    if (slot !== null && Date.parse(slot.end) > lo) slots.push(slot);
+  const slots: FreeSlot[] = [];
+  for (const document of documents) {
+    // Slot.start and Slot.end are required instants, so both sort keys are there.
+    const { start, end } = document.o;
+    if (typeof start === 'number' && typeof end === 'number' && end > lo) slots.push({ id: document._id, start, end, document });
   }
   return slots;
 }
@@ -114,28 +126,25 @@ async function actorIsActive(store: Store, key: string, cache: Map<string, boole
 
 /** Runs of contiguous free slots, as proposals of `duration` starting at every slot boundary. */
 function proposalsOf(
-  slots: readonly SlotR[],
+  slots: readonly FreeSlot[],
   durationMs: number | undefined,
   lo: number,
   hi: number,
   lastStart: number,
-): Array<{ start: number; end: number; slots: SlotR[] }> {
-  const out: Array<{ start: number; end: number; slots: SlotR[] }> = [];
-  const times = slots.map((s) => ({ start: Date.parse(s.start), end: Date.parse(s.end) }));
+): Array<{ start: number; end: number; slots: FreeSlot[] }> {
+  const out: Array<{ start: number; end: number; slots: FreeSlot[] }> = [];
   for (let i = 0; i < slots.length; i++) {
-    const first = times[i];
+    const first = slots[i];
     if (first === undefined || first.start < lo || first.start > lastStart) continue;
-    const need = durationMs ?? first.end - first.start;
-    const end = first.start + need;
+    const end = first.start + (durationMs ?? first.end - first.start);
     if (end > hi) continue;
-    const used: SlotR[] = [];
+    const used: FreeSlot[] = [];
     let covered = first.start;
     for (let j = i; j < slots.length && covered < end; j++) {
-      const t = times[j];
       const slot = slots[j];
-      if (t === undefined || slot === undefined || t.start !== covered) break;
+      if (slot === undefined || slot.start !== covered) break;
       used.push(slot);
-      covered = t.end;
+      covered = slot.end;
     }
     if (covered >= end) out.push({ start: first.start, end, slots: used });
   }
@@ -143,27 +152,27 @@ function proposalsOf(
 }
 
 /** Free slots of one schedule covering `[start, end)` contiguously, or undefined. */
-function coverFrom(slots: readonly SlotR[], byStart: ReadonlyMap<number, number>, start: number, end: number): SlotR[] | undefined {
+function coverFrom(slots: readonly FreeSlot[], byStart: ReadonlyMap<number, number>, start: number, end: number): FreeSlot[] | undefined {
   // A room slot may start before the proposal; look for the slot containing `start`.
   let index = byStart.get(start);
   if (index === undefined) {
-    index = slots.findIndex((s) => Date.parse(s.start) <= start && Date.parse(s.end) > start);
+    index = slots.findIndex((s) => s.start <= start && s.end > start);
     if (index < 0) return undefined;
   }
-  const used: SlotR[] = [];
-  let covered = Date.parse(slots[index]?.start ?? '');
+  const used: FreeSlot[] = [];
+  let covered = slots[index]?.start ?? Number.NaN;
   for (let j = index; j < slots.length && covered < end; j++) {
     const slot = slots[j];
     if (slot === undefined) break;
-    if (Date.parse(slot.start) !== covered) return undefined;
+    if (slot.start !== covered) return undefined;
     used.push(slot);
-    covered = Date.parse(slot.end);
+    covered = slot.end;
   }
   return covered >= end ? used : undefined;
 }
 
 interface LoadedRoom {
-  slots: SlotR[];
+  slots: FreeSlot[];
   byStart: Map<number, number>;
 }
 
@@ -238,7 +247,7 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
     if (room.slots === undefined) {
       const slots = await freeSlotsOverlapping(store, room.schedule.id, request.start, request.end);
       const byStart = new Map<number, number>();
-      slots.forEach((s, i) => byStart.set(Date.parse(s.start), i));
+      slots.forEach((s, i) => byStart.set(s.start, i));
       room.slots = { slots, byStart };
     }
     return room.slots;
@@ -307,16 +316,23 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
   return { total: proposals.length, proposals: proposals.slice(request.offset, request.offset + request.count) };
 }
 
+/** The stored Slot behind a free slot (read only for the proposals returned). */
+function slotOf(slot: FreeSlot): Slot | undefined {
+  const resource = slot.document.resource;
+  return resource === null ? undefined : (resource as StoredFhirResource & Slot);
+}
+
 /**
  * An instant written with the same UTC offset as the Slots it comes from (generated Slots carry
  * their schedule's local offset), so `start` and `end` of a proposal read alike.
  */
-function instantText(instant: number, slots: readonly Slot[]): string {
+function instantText(instant: number, slots: readonly FreeSlot[]): string {
   for (const s of slots) {
-    if (Date.parse(s.start) === instant) return s.start;
-    if (Date.parse(s.end) === instant) return s.end;
+    if (s.start === instant) return slotOf(s)?.start ?? new Date(instant).toISOString();
+    if (s.end === instant) return slotOf(s)?.end ?? new Date(instant).toISOString();
   }
-  const sample = slots[0]?.start;
+  const first = slots[0];
+  const sample = first === undefined ? undefined : slotOf(first)?.start;
   const zone = sample === undefined ? undefined : /([+-])(\d{2}):(\d{2})$/.exec(sample);
   if (zone === null || zone === undefined) return new Date(instant).toISOString().replace('.000Z', 'Z');
   const offset = (zone[1] === '-' ? -1 : 1) * (Number(zone[2]) * 60 + Number(zone[3])) * MINUTE;
