@@ -396,20 +396,34 @@ function compoundAccess(
       const result = new Set<string>();
       const { low, high } = keyBounds(compound.date, condition);
       if (!(low <= high)) return result;
+      // A key that satisfies the conditions on `lo` is a matching range when there are none on
+      // `hi`: the entry is then not looked at (the Slots of a schedule over a window).
+      const checkEntries = condition.hi.length > 0;
+      const add = (id: string): boolean => {
+        if (checkEntries) {
+          const entry = context.entry(id);
+          if (entry === undefined || !rangeTest(entry, compound.date.slot, condition)) return true;
+        }
+        result.add(id);
+        return result.size <= cap;
+      };
+      let overCap = false;
       for (const key of keys) {
         const tree = compound.trees.get(key);
-        const start = tree === undefined ? undefined : low === -Infinity ? tree.minKey() : low;
-        if (tree === undefined || start === undefined) continue;
-        for (const [lo, value] of tree.entries(start)) {
-          if (lo > high) break;
-          if (!satisfies(lo, condition.lo)) continue;
-          for (const id of typeof value === 'string' ? [value] : value) {
-            const entry = context.entry(id);
-            if (entry === undefined || !rangeTest(entry, compound.date.slot, condition)) continue;
-            result.add(id);
-            if (result.size > cap) return undefined;
+        if (tree === undefined) continue;
+        // forRange, not entries(): no [key, value] pair allocated per key walked.
+        tree.forRange(low === -Infinity ? (tree.minKey() ?? low) : low, high, true, (lo, value) => {
+          if (!satisfies(lo, condition.lo)) return undefined;
+          if (typeof value === 'string') overCap = !add(value);
+          else {
+            for (const id of value) {
+              overCap = !add(id);
+              if (overCap) break;
+            }
           }
-        }
+          return overCap ? { break: true } : undefined;
+        });
+        if (overCap) return undefined;
       }
       return result;
     },
