@@ -5,7 +5,7 @@ import { isResourceType } from '../fhir/resource-types';
 import { referenceKey } from '../fhir/search-index';
 import { parseSearchRequest } from '../fhir/search-request';
 import { resolveChains, toStoreQuery } from '../store/query';
-import { slotsStartingNear } from '../store/scheduling-queries';
+import { slotsStartingIn, slotsStartingNear } from '../store/scheduling-queries';
 import type { ResourceDocument, Store } from '../store/store';
 import { parseBookingPolicy, parseRequiredLocationType, parseServiceDuration } from './availability';
 import type { BookingPolicy } from './availability';
@@ -95,9 +95,17 @@ async function search<T extends StoredFhirResource>(store: Store, type: Resource
   return documents.flatMap((d) => (d.resource === null ? [] : [d.resource as T]));
 }
 
-/** Free Slots of one schedule overlapping `[lo, hi)`, by start (store/scheduling-queries.ts slotsStartingNear). */
-async function freeSlotsOverlapping(store: Store, scheduleId: string, lo: number, hi: number): Promise<FreeSlot[]> {
-  const { documents } = await store.find('Slot', slotsStartingNear([`Schedule/${scheduleId}`], lo, hi, ['free']));
+/**
+ * Free Slots of one schedule by start: those overlapping `[lo, hi)` (store/scheduling-queries.ts
+ * slotsStartingNear; a room's Slot may start before the proposal it covers), or with `startingIn`
+ * only those starting in it (a proposal starts at a Slot's start, at or after `lo`, and runs on
+ * through Slots that start where the previous ended: a schedule's own Slots starting before `lo`
+ * are never used, and for a one-day window they are half of what the overlap query reads).
+ */
+async function freeSlots(store: Store, scheduleId: string, lo: number, hi: number, startingIn: boolean): Promise<FreeSlot[]> {
+  const schedule = `Schedule/${scheduleId}`;
+  const query = startingIn ? slotsStartingIn(schedule, lo, hi, ['free']) : slotsStartingNear([schedule], lo, hi, ['free']);
+  const { documents } = await store.find('Slot', query);
   const slots: FreeSlot[] = [];
   for (const document of documents) {
     // Slot.start and Slot.end are required instants, so both sort keys are there.
@@ -245,7 +253,7 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
   };
   const roomSlots = async (room: RoomCandidate): Promise<LoadedRoom> => {
     if (room.slots === undefined) {
-      const slots = await freeSlotsOverlapping(store, room.schedule.id, request.start, request.end);
+      const slots = await freeSlots(store, room.schedule.id, request.start, request.end, false);
       const byStart = new Map<number, number>();
       slots.forEach((s, i) => byStart.set(s.start, i));
       room.slots = { slots, byStart };
@@ -280,7 +288,7 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
     if (!allActive) continue;
     const window = policyWindow(parseBookingPolicy(schedule) ?? servicePolicy);
     if (!(window.lo < window.hi) || window.lastStart < window.lo) continue;
-    const slots = await freeSlotsOverlapping(store, schedule.id, window.lo, window.hi);
+    const slots = await freeSlots(store, schedule.id, window.lo, window.hi, true);
     // A joint schedule whose own Location has the right type needs no extra room.
     let needsRoom = roomType !== undefined;
     if (roomType !== undefined) {

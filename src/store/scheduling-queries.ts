@@ -48,12 +48,11 @@ export function slotsStartingNear(scheduleRefs: readonly string[], lo: number, h
   return { filter: { $and: clauses }, sort: [['o.start', 1], ['_id', 1]] };
 }
 
-/** Slots of these schedules starting in `[lo, hi)` (the generator's window). */
-export function slotsStartingIn(scheduleRef: string, lo: number, hi: number): StoreQuery {
-  return {
-    filter: { $and: [{ 's.schedule': { $in: [scheduleRef] } }, { 's.start': { $elemMatch: { lo: { $gte: lo, $lt: hi } } } }] },
-    sort: [['o.start', 1], ['_id', 1]],
-  };
+/** Slots of this schedule starting in `[lo, hi)`, optionally only in some statuses (the generator's window; $find's own times). */
+export function slotsStartingIn(scheduleRef: string, lo: number, hi: number, statuses?: readonly string[]): StoreQuery {
+  const clauses: Array<Record<string, unknown>> = [{ 's.schedule': { $in: [scheduleRef] } }, { 's.start': { $elemMatch: { lo: { $gte: lo, $lt: hi } } } }];
+  if (statuses !== undefined) clauses.push({ 's.status': { $in: [...statuses] } });
+  return { filter: { $and: clauses }, sort: [['o.start', 1], ['_id', 1]] };
 }
 
 /**
