@@ -1,5 +1,6 @@
 import { parseSearchIndex } from './entry';
 import type { Entry } from './entry';
+import type { ActorBlock } from '../store';
 import type { CompoundIndex, DateIndex, TypeIndexes } from './indexes';
 
 /**
@@ -215,10 +216,25 @@ function rangeCondition(match: Record<string, unknown>, rest: ReadonlySet<string
   return range;
 }
 
+/**
+ * The ActorBlocks of an entry, parsed once per entry: every booking for an actor tests that actor's
+ * active appointments again. Entries are immutable (a write replaces the entry), so a value can
+ * never be stale, and it goes with its entry.
+ */
+const parsedBlocks = new WeakMap<Entry, readonly ActorBlock[]>();
+
+function blocksOf(entry: Entry): readonly ActorBlock[] {
+  let blocks = parsedBlocks.get(entry);
+  if (blocks === undefined) {
+    blocks = (parseSearchIndex(entry)._block ?? []).filter((v): v is ActorBlock => typeof v === 'object' && 'a' in v);
+    parsedBlocks.set(entry, blocks);
+  }
+  return blocks;
+}
+
 /** Exactly MongoDB's `$elemMatch: { a: { $in: actors }, lo: …, hi: … }` over the entry's ActorBlocks. */
 function blockTest(entry: Entry, actors: ReadonlySet<string>, condition: RangeCondition): boolean {
-  for (const block of parseSearchIndex(entry)._block ?? []) {
-    if (typeof block !== 'object' || !('a' in block)) continue;
+  for (const block of blocksOf(entry)) {
     if (actors.has(block.a) && satisfies(block.lo, condition.lo) && satisfies(block.hi, condition.hi)) return true;
   }
   return false;
@@ -430,6 +446,9 @@ function compoundAccess(
   };
 }
 
+/** A driver this small is not worth looking past (a booking's Slots of one day, an actor's active appointments). */
+const SMALL_DRIVER = 256;
+
 export function planQuery(filter: Clause, context: PlannerContext): QueryPlan {
   const residual: Clause[] = [];
   let accesses: Access[] = [];
@@ -451,11 +470,13 @@ export function planQuery(filter: Clause, context: PlannerContext): QueryPlan {
   // Drive the smallest source. A range's (or union's) size is unknown until walked, so walk it
   // only up to the size of the best so far: past that, testing it per document is cheaper.
   // Compound walks go first: one key's tree over the range is small and then caps the rest.
+  // Once the driver is a handful of ids, another walk could save at most that many tests.
   let driver = smallestKnown(accesses);
   let driverIds = driver?.collect(Infinity);
   let cap = driver?.size ?? Infinity;
   const walks = [...accesses.filter((a) => a.compound === true), ...accesses.filter((a) => a.compound !== true)];
   for (const access of walks) {
+    if (cap <= SMALL_DRIVER) break;
     if (access.size !== undefined) continue;
     const ids = access.collect(cap);
     if (ids === undefined) continue;
