@@ -336,8 +336,8 @@ function slotOf(slot: FreeSlot): Slot | undefined {
  */
 function instantText(instant: number, slots: readonly FreeSlot[]): string {
   for (const s of slots) {
-    if (s.start === instant) return slotOf(s)?.start ?? new Date(instant).toISOString();
-    if (s.end === instant) return slotOf(s)?.end ?? new Date(instant).toISOString();
+    const text = s.start === instant ? slotOf(s)?.start : s.end === instant ? slotOf(s)?.end : undefined;
+    if (text !== undefined) return text;
   }
   const first = slots[0];
   const sample = first === undefined ? undefined : slotOf(first)?.start;
