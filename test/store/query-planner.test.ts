@@ -106,6 +106,15 @@ describe('query planner', () => {
     expect(result.ids).toEqual(mingoIds(slots, filter));
   });
 
+  it('keeps a dotted date clause with two comparisons for mingo (each may hold for a different range)', () => {
+    const twoRanges = load('Slot', [
+      { ...slotWrite({ id: 'split' }), s: { end: [{ lo: T0, hi: T0 + 1000 }, { lo: T0 + 100 * MINUTE, hi: T0 + 100 * MINUTE + 1000 }] } },
+    ]);
+    const filter = { 's.end.lo': { $gt: T0 + 50 * MINUTE, $lt: T0 + 10 * MINUTE } };
+    expect(planned(twoRanges, filter).residual).toBe(1);
+    expect(mingoIds(twoRanges, filter)).toEqual(['split']);
+  });
+
   it('keeps a _block clause with other fields for mingo', () => {
     const filter = { 's._block': { $elemMatch: { a: { $in: ['Practitioner/p'] }, x: 1 } } };
     expect(planned(appointments, filter).residual).toBe(1);

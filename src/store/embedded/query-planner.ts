@@ -308,14 +308,15 @@ function analyzeClause(clause: Clause, context: PlannerContext): Access | undefi
     return { ...setAccess(unionSource(values.map((v) => hash.keys.get(v) ?? EMPTY)), true), hash: { code, keys: values } };
   }
 
-  // `s.<date code>.lo` / `.hi`: for one field, MongoDB matches when some element's field does,
-  // which is `$elemMatch` on that field alone.
+  // `s.<date code>.lo` / `.hi` with one comparison: MongoDB matches when some element's field
+  // does, which is `$elemMatch` on that field alone. (With two, each may be met by a different
+  // element, which `$elemMatch` does not express: left to mingo.)
   const dot = code.lastIndexOf('.');
   const field = code.slice(dot + 1);
   const dotted = dot < 0 ? undefined : context.indexes.date.get(code.slice(0, dot));
   if (dotted !== undefined && (field === 'lo' || field === 'hi')) {
     const parsed = comparisons(condition);
-    if (parsed === undefined) return undefined;
+    if (parsed?.length !== 1) return undefined;
     return dateAccess(dotted, code.slice(0, dot), field === 'lo' ? { lo: parsed, hi: [] } : { lo: [], hi: parsed });
   }
 
