@@ -115,7 +115,13 @@ async function freeSlots(store: Store, scheduleId: string, lo: number, hi: numbe
   return slots;
 }
 
-/** Whether an actor can be booked (SPEC §4.6: inactive actors offer nothing). */
+/** Whether a stored actor can be booked (SPEC §4.6: inactive actors offer nothing). */
+function isActiveActor(r: StoredFhirResource): boolean {
+  if (r.resourceType === 'Location') return (r as Location).status !== 'inactive' && (r as Location).status !== 'suspended';
+  return !('active' in r && r.active === false);
+}
+
+/** Whether an actor can be booked: unknown ones cannot; memoised per request in `cache`. */
 async function actorIsActive(store: Store, key: string, cache: Map<string, boolean>): Promise<boolean> {
   const cached = cache.get(key);
   if (cached !== undefined) return cached;
@@ -124,9 +130,7 @@ async function actorIsActive(store: Store, key: string, cache: Map<string, boole
   if (isResourceType(type)) {
     const doc = await store.read(type, key.slice(type.length + 1));
     const r = doc?.resource ?? undefined;
-    if (r === undefined) active = false;
-    else if (r.resourceType === 'Location') active = (r as Location).status !== 'inactive' && (r as Location).status !== 'suspended';
-    else if ('active' in r && r.active === false) active = false;
+    active = r !== undefined && isActiveActor(r);
   }
   cache.set(key, active);
   return active;
@@ -245,7 +249,10 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
     const out: RoomCandidate[] = [];
     for (const location of locations) {
       const key = `Location/${location.id}`;
-      if (!(await actorIsActive(store, key, activeCache))) continue;
+      // Just read: no second read of the same Location for its status.
+      const active = activeCache.get(key) ?? isActiveActor(location);
+      activeCache.set(key, active);
+      if (!active) continue;
       const roomSchedules = await search<ScheduleR>(store, 'Schedule', [['actor', key], ['active:not', 'false']], now);
       for (const schedule of roomSchedules) out.push({ location: key, schedule, slots: undefined });
     }
