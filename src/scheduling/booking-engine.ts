@@ -214,8 +214,9 @@ export class BookingEngine {
       const slotKey = refKey(ref);
       if (slotKey === undefined || typeOf(slotKey) !== 'Slot') continue;
       const slot = await this.deps.store.read('Slot', idOf(slotKey));
-      const scheduleKey = slot?.resource === null || slot === undefined ? undefined : refKey((slot.resource as Slot).schedule);
-      if (scheduleKey === undefined) continue;
+      // The sort key of `schedule` is Slot.schedule's reference key: no need to read the resource.
+      const scheduleKey = slot === undefined || slot.deleted ? undefined : slot.o.schedule;
+      if (typeof scheduleKey !== 'string') continue;
       let actors = this.scheduleActors.get(scheduleKey);
       if (actors === undefined) {
         const schedule = await this.deps.store.read('Schedule', idOf(scheduleKey));
@@ -383,13 +384,13 @@ export class BookingEngine {
     const covered = new Set(time.slots.map((s) => s.id));
     for (const slot of time.slots) ws.put('Slot', slot.id, withSlotState(slot, coveredStatus, []), 'PUT');
     if (time.actors.length === 0) return;
-    const schedules = await ws.find('Schedule', schedulesWithActors(time.actors));
+    const schedules = await ws.findIds('Schedule', schedulesWithActors(time.actors));
     if (schedules.length === 0) return;
     const blockedUntil = time.end + time.buffer * MINUTE;
     const candidates = (await ws.find(
       'Slot',
       slotsOverlapping(
-        schedules.map((s) => `Schedule/${s.id}`),
+        schedules.map((id) => `Schedule/${id}`),
         time.start,
         blockedUntil,
       ),
@@ -417,13 +418,13 @@ export class BookingEngine {
     }
     const actors = BookingEngine.participantActors(appointment);
     if (actors.length > 0 && appointment.start !== undefined && appointment.end !== undefined) {
-      const schedules = await ws.find('Schedule', schedulesWithActors(actors));
+      const schedules = await ws.findIds('Schedule', schedulesWithActors(actors));
       if (schedules.length > 0) {
         const buffer = parseAppointmentBuffer(appointment) ?? 0;
         const candidates = (await ws.find(
           'Slot',
           slotsOverlapping(
-            schedules.map((s) => `Schedule/${s.id}`),
+            schedules.map((id) => `Schedule/${id}`),
             Date.parse(appointment.start),
             Date.parse(appointment.end) + buffer * MINUTE,
           ),

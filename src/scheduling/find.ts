@@ -5,8 +5,8 @@ import { isResourceType } from '../fhir/resource-types';
 import { referenceKey } from '../fhir/search-index';
 import { parseSearchRequest } from '../fhir/search-request';
 import { resolveChains, toStoreQuery } from '../store/query';
-import { slotsStartingNear } from '../store/scheduling-queries';
-import type { Store } from '../store/store';
+import { slotsStartingIn, slotsStartingNear } from '../store/scheduling-queries';
+import type { ResourceDocument, Store } from '../store/store';
 import { parseBookingPolicy, parseRequiredLocationType, parseServiceDuration } from './availability';
 import type { BookingPolicy } from './availability';
 import { isActiveStatus } from './lifecycle';
@@ -34,10 +34,22 @@ export interface FindRequest {
   offset: number;
 }
 
+/**
+ * A free Slot as $find works with it: id and times from the document's sort keys (`o.start` and
+ * `o.end` are the instants of Slot.start and Slot.end), so ranking every free time of a window needs
+ * no resource. The resource is read only for the text of a returned proposal's start and end.
+ */
+interface FreeSlot {
+  id: string;
+  start: number;
+  end: number;
+  document: ResourceDocument;
+}
+
 export interface Proposal {
   start: number;
   end: number;
-  slots: Array<StoredFhirResource & Slot>;
+  slots: FreeSlot[];
   actors: string[];
   schedule: Schedule;
   service?: HealthcareService;
@@ -49,7 +61,6 @@ export interface FindResult {
 }
 
 type ScheduleR = StoredFhirResource & Schedule;
-type SlotR = StoredFhirResource & Slot;
 
 function refKey(reference: string | undefined): string | undefined {
   return reference === undefined ? undefined : referenceKey(reference);
@@ -84,18 +95,33 @@ async function search<T extends StoredFhirResource>(store: Store, type: Resource
   return documents.flatMap((d) => (d.resource === null ? [] : [d.resource as T]));
 }
 
-/** Free Slots of one schedule overlapping `[lo, hi)`, by start (store/scheduling-queries.ts slotsStartingNear). */
-async function freeSlotsOverlapping(store: Store, scheduleId: string, lo: number, hi: number): Promise<SlotR[]> {
-  const { documents } = await store.find('Slot', slotsStartingNear([`Schedule/${scheduleId}`], lo, hi, ['free']));
-  const slots: SlotR[] = [];
-  for (const d of documents) {
-    const slot = d.resource as SlotR | null;
-    if (slot !== null && Date.parse(slot.end) > lo) slots.push(slot);
+/**
+ * Free Slots of one schedule by start: those overlapping `[lo, hi)` (store/scheduling-queries.ts
+ * slotsStartingNear; a room's Slot may start before the proposal it covers), or with `startingIn`
+ * only those starting in it (a proposal starts at a Slot's start, at or after `lo`, and runs on
+ * through Slots that start where the previous ended: a schedule's own Slots starting before `lo`
+ * are never used, and for a one-day window they are half of what the overlap query reads).
+ */
+async function freeSlots(store: Store, scheduleId: string, lo: number, hi: number, startingIn: boolean): Promise<FreeSlot[]> {
+  const schedule = `Schedule/${scheduleId}`;
+  const query = startingIn ? slotsStartingIn(schedule, lo, hi, ['free']) : slotsStartingNear([schedule], lo, hi, ['free']);
+  const { documents } = await store.find('Slot', query);
+  const slots: FreeSlot[] = [];
+  for (const document of documents) {
+    // Slot.start and Slot.end are required instants, so both sort keys are there.
+    const { start, end } = document.o;
+    if (typeof start === 'number' && typeof end === 'number' && end > lo) slots.push({ id: document._id, start, end, document });
   }
   return slots;
 }
 
-/** Whether an actor can be booked (SPEC §4.6: inactive actors offer nothing). */
+/** Whether a stored actor can be booked (SPEC §4.6: inactive actors offer nothing). */
+function isActiveActor(r: StoredFhirResource): boolean {
+  if (r.resourceType === 'Location') return (r as Location).status !== 'inactive' && (r as Location).status !== 'suspended';
+  return !('active' in r && r.active === false);
+}
+
+/** Whether an actor can be booked: unknown ones cannot; memoised per request in `cache`. */
 async function actorIsActive(store: Store, key: string, cache: Map<string, boolean>): Promise<boolean> {
   const cached = cache.get(key);
   if (cached !== undefined) return cached;
@@ -104,9 +130,7 @@ async function actorIsActive(store: Store, key: string, cache: Map<string, boole
   if (isResourceType(type)) {
     const doc = await store.read(type, key.slice(type.length + 1));
     const r = doc?.resource ?? undefined;
-    if (r === undefined) active = false;
-    else if (r.resourceType === 'Location') active = (r as Location).status !== 'inactive' && (r as Location).status !== 'suspended';
-    else if ('active' in r && r.active === false) active = false;
+    active = r !== undefined && isActiveActor(r);
   }
   cache.set(key, active);
   return active;
@@ -114,28 +138,25 @@ async function actorIsActive(store: Store, key: string, cache: Map<string, boole
 
 /** Runs of contiguous free slots, as proposals of `duration` starting at every slot boundary. */
 function proposalsOf(
-  slots: readonly SlotR[],
+  slots: readonly FreeSlot[],
   durationMs: number | undefined,
   lo: number,
   hi: number,
   lastStart: number,
-): Array<{ start: number; end: number; slots: SlotR[] }> {
-  const out: Array<{ start: number; end: number; slots: SlotR[] }> = [];
-  const times = slots.map((s) => ({ start: Date.parse(s.start), end: Date.parse(s.end) }));
+): Array<{ start: number; end: number; slots: FreeSlot[] }> {
+  const out: Array<{ start: number; end: number; slots: FreeSlot[] }> = [];
   for (let i = 0; i < slots.length; i++) {
-    const first = times[i];
+    const first = slots[i];
     if (first === undefined || first.start < lo || first.start > lastStart) continue;
-    const need = durationMs ?? first.end - first.start;
-    const end = first.start + need;
+    const end = first.start + (durationMs ?? first.end - first.start);
     if (end > hi) continue;
-    const used: SlotR[] = [];
+    const used: FreeSlot[] = [];
     let covered = first.start;
     for (let j = i; j < slots.length && covered < end; j++) {
-      const t = times[j];
       const slot = slots[j];
-      if (t === undefined || slot === undefined || t.start !== covered) break;
+      if (slot === undefined || slot.start !== covered) break;
       used.push(slot);
-      covered = t.end;
+      covered = slot.end;
     }
     if (covered >= end) out.push({ start: first.start, end, slots: used });
   }
@@ -143,27 +164,27 @@ function proposalsOf(
 }
 
 /** Free slots of one schedule covering `[start, end)` contiguously, or undefined. */
-function coverFrom(slots: readonly SlotR[], byStart: ReadonlyMap<number, number>, start: number, end: number): SlotR[] | undefined {
+function coverFrom(slots: readonly FreeSlot[], byStart: ReadonlyMap<number, number>, start: number, end: number): FreeSlot[] | undefined {
   // A room slot may start before the proposal; look for the slot containing `start`.
   let index = byStart.get(start);
   if (index === undefined) {
-    index = slots.findIndex((s) => Date.parse(s.start) <= start && Date.parse(s.end) > start);
+    index = slots.findIndex((s) => s.start <= start && s.end > start);
     if (index < 0) return undefined;
   }
-  const used: SlotR[] = [];
-  let covered = Date.parse(slots[index]?.start ?? '');
+  const used: FreeSlot[] = [];
+  let covered = slots[index]?.start ?? Number.NaN;
   for (let j = index; j < slots.length && covered < end; j++) {
     const slot = slots[j];
     if (slot === undefined) break;
-    if (Date.parse(slot.start) !== covered) return undefined;
+    if (slot.start !== covered) return undefined;
     used.push(slot);
-    covered = Date.parse(slot.end);
+    covered = slot.end;
   }
   return covered >= end ? used : undefined;
 }
 
 interface LoadedRoom {
-  slots: SlotR[];
+  slots: FreeSlot[];
   byStart: Map<number, number>;
 }
 
@@ -228,7 +249,10 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
     const out: RoomCandidate[] = [];
     for (const location of locations) {
       const key = `Location/${location.id}`;
-      if (!(await actorIsActive(store, key, activeCache))) continue;
+      // Just read: no second read of the same Location for its status.
+      const active = activeCache.get(key) ?? isActiveActor(location);
+      activeCache.set(key, active);
+      if (!active) continue;
       const roomSchedules = await search<ScheduleR>(store, 'Schedule', [['actor', key], ['active:not', 'false']], now);
       for (const schedule of roomSchedules) out.push({ location: key, schedule, slots: undefined });
     }
@@ -236,9 +260,9 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
   };
   const roomSlots = async (room: RoomCandidate): Promise<LoadedRoom> => {
     if (room.slots === undefined) {
-      const slots = await freeSlotsOverlapping(store, room.schedule.id, request.start, request.end);
+      const slots = await freeSlots(store, room.schedule.id, request.start, request.end, false);
       const byStart = new Map<number, number>();
-      slots.forEach((s, i) => byStart.set(Date.parse(s.start), i));
+      slots.forEach((s, i) => byStart.set(s.start, i));
       room.slots = { slots, byStart };
     }
     return room.slots;
@@ -271,7 +295,7 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
     if (!allActive) continue;
     const window = policyWindow(parseBookingPolicy(schedule) ?? servicePolicy);
     if (!(window.lo < window.hi) || window.lastStart < window.lo) continue;
-    const slots = await freeSlotsOverlapping(store, schedule.id, window.lo, window.hi);
+    const slots = await freeSlots(store, schedule.id, window.lo, window.hi, true);
     // A joint schedule whose own Location has the right type needs no extra room.
     let needsRoom = roomType !== undefined;
     if (roomType !== undefined) {
@@ -307,16 +331,23 @@ export async function findAppointments(store: Store, request: FindRequest, now: 
   return { total: proposals.length, proposals: proposals.slice(request.offset, request.offset + request.count) };
 }
 
+/** The stored Slot behind a free slot (read only for the proposals returned). */
+function slotOf(slot: FreeSlot): Slot | undefined {
+  const resource = slot.document.resource;
+  return resource === null ? undefined : (resource as StoredFhirResource & Slot);
+}
+
 /**
  * An instant written with the same UTC offset as the Slots it comes from (generated Slots carry
  * their schedule's local offset), so `start` and `end` of a proposal read alike.
  */
-function instantText(instant: number, slots: readonly Slot[]): string {
+function instantText(instant: number, slots: readonly FreeSlot[]): string {
   for (const s of slots) {
-    if (Date.parse(s.start) === instant) return s.start;
-    if (Date.parse(s.end) === instant) return s.end;
+    const text = s.start === instant ? slotOf(s)?.start : s.end === instant ? slotOf(s)?.end : undefined;
+    if (text !== undefined) return text;
   }
-  const sample = slots[0]?.start;
+  const first = slots[0];
+  const sample = first === undefined ? undefined : slotOf(first)?.start;
   const zone = sample === undefined ? undefined : /([+-])(\d{2}):(\d{2})$/.exec(sample);
   if (zone === null || zone === undefined) return new Date(instant).toISOString().replace('.000Z', 'Z');
   const offset = (zone[1] === '-' ? -1 : 1) * (Number(zone[2]) * 60 + Number(zone[3])) * MINUTE;

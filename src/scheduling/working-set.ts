@@ -51,6 +51,21 @@ export class WorkingSet {
     return result;
   }
 
+  /**
+   * The ids of `find`'s answer, without its resources: for callers that only need the ids (the
+   * Schedules of some actors), so a store that reads resources on first access reads none.
+   */
+  async findIds(resourceType: ResourceType, query: StoreQuery): Promise<string[]> {
+    const { documents } = await this.reader.find(resourceType, query);
+    const ids: string[] = [];
+    for (const document of documents) {
+      this.remember(resourceType, document);
+      const change = this.changes.get(`${resourceType}/${document._id}`);
+      if (change === undefined ? !document.deleted : change.resource !== null) ids.push(document._id);
+    }
+    return ids;
+  }
+
   /** Plans a new version (or a delete, with null). */
   put(resourceType: ResourceType, id: string, resource: StoredFhirResource | null, method: WriteMethod): void {
     this.changes.set(`${resourceType}/${id}`, { resourceType, id, resource, method });

@@ -20,9 +20,9 @@ const ACTIVE = ['pending', 'booked', 'arrived', 'checked-in'];
  * Slots of these schedules overlapping `[lo, hi)`, optionally only in some statuses.
  *
  * The `end` condition is spelled `s.end.lo` (for one condition the same match as `$elemMatch` in
- * MongoDB) so that the embedded planner leaves it to the per-candidate check: as an indexed range
- * it is open-ended (every Slot ending after `lo`, in every schedule) and was walked, up to the size
- * of the status set, on every call. The schedule + start compound index drives the query instead.
+ * MongoDB): the embedded planner checks it on each candidate from the entry's ranges, after the
+ * schedule + start compound index has given the few candidates (as a driver it would be
+ * open-ended: every Slot ending after `lo`, in every schedule).
  */
 export function slotsOverlapping(scheduleRefs: readonly string[], lo: number, hi: number, statuses?: readonly string[]): StoreQuery {
   const clauses: Array<Record<string, unknown>> = [
@@ -48,12 +48,11 @@ export function slotsStartingNear(scheduleRefs: readonly string[], lo: number, h
   return { filter: { $and: clauses }, sort: [['o.start', 1], ['_id', 1]] };
 }
 
-/** Slots of these schedules starting in `[lo, hi)` (the generator's window). */
-export function slotsStartingIn(scheduleRef: string, lo: number, hi: number): StoreQuery {
-  return {
-    filter: { $and: [{ 's.schedule': { $in: [scheduleRef] } }, { 's.start': { $elemMatch: { lo: { $gte: lo, $lt: hi } } } }] },
-    sort: [['o.start', 1], ['_id', 1]],
-  };
+/** Slots of this schedule starting in `[lo, hi)`, optionally only in some statuses (the generator's window; $find's own times). */
+export function slotsStartingIn(scheduleRef: string, lo: number, hi: number, statuses?: readonly string[]): StoreQuery {
+  const clauses: Array<Record<string, unknown>> = [{ 's.schedule': { $in: [scheduleRef] } }, { 's.start': { $elemMatch: { lo: { $gte: lo, $lt: hi } } } }];
+  if (statuses !== undefined) clauses.push({ 's.status': { $in: [...statuses] } });
+  return { filter: { $and: clauses }, sort: [['o.start', 1], ['_id', 1]] };
 }
 
 /**
@@ -65,7 +64,7 @@ export function blockingAppointments(actors: readonly string[], lo: number, hi: 
     { 's._block': { $elemMatch: { a: { $in: [...actors] }, lo: { $lt: hi }, hi: { $gt: lo } } } },
     // Implied by the block (its `lo` is the start, which `date` indexes) but decided by the date
     // index: appointments starting at or after `hi` are dropped before the `_block` check, which
-    // the embedded store can only evaluate by parsing each candidate's search values.
+    // the embedded planner can only make by parsing each candidate's search values.
     { 's.date': { $elemMatch: { lo: { $lt: hi } } } },
   ];
   if (excludeIds.length > 0) clauses.push({ _id: { $nin: [...excludeIds] } });

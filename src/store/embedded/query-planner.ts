@@ -1,4 +1,6 @@
+import { parseSearchIndex } from './entry';
 import type { Entry } from './entry';
+import type { ActorBlock } from '../store';
 import type { CompoundIndex, DateIndex, TypeIndexes } from './indexes';
 
 /**
@@ -8,11 +10,17 @@ import type { CompoundIndex, DateIndex, TypeIndexes } from './indexes';
  * flattened). A clause is *indexable* when it is one of
  *   `{ 's.<hash code>': { $in: [string…] } }` (or a bare string), `{ _id: { $in: [string…] } }`,
  *   `{ 's.<date code>': { $elemMatch: { lo?: {$gt|$gte|$lt|$lte: number…}, hi?: {…} } } }`,
- *   `{ 's._block': { $elemMatch: { a: { $in: [string…] }, … } } }`, or an `$or` of such clauses.
+ *   `{ 's.<date code>.lo': {$gt|$gte|$lt|$lte: number…} }` (or `.hi`),
+ *   `{ 's._block': { $elemMatch: { a: { $in: [string…] }, … } } }`, or an `$or` of such clauses;
+ * `{ 's.<hash code>': { $nin: [string…] } }` and `{ _id: { $nin: [string…] } }` are checked per
+ * candidate but never drive.
  * Hash, `_id` and date clauses are decided *exactly* by the index (the same semantics as MongoDB
- * on these document shapes); `_block` and `$or`s containing it only narrow the candidates, so they
+ * on these document shapes). A `_block` clause whose `$elemMatch` names only `a`, `lo` and `hi`
+ * is decided exactly per candidate (from the candidate's own search values), its index giving a
+ * superset; any other `_block` clause, and `$or`s containing one, only narrow the candidates and
  * also stay in the residual filter that mingo evaluates. The plan drives the smallest candidate
- * source and checks the others per document.
+ * source and checks the others per document. Deciding the booking engine's clauses here keeps
+ * mingo (compiling a query, then evaluating it per candidate) off the booking path.
  */
 
 type Clause = Record<string, unknown>;
@@ -41,10 +49,15 @@ interface RangeCondition {
  * for hash look-ups and unknown (undefined) for ranges and unions until they are walked.
  */
 interface Access {
+  /** `test` decides the clause (else the clause also goes to the residual filter). */
   exact: boolean;
+  /** `collect` lists exactly the matching ids (else a superset: `test` runs on them too). */
+  exactIds: boolean;
   size: number | undefined;
   test(entry: Entry): boolean;
   collect(cap: number): Iterable<string> | undefined;
+  /** Set on a compound index walk: walked before plain ranges, which it usually makes unnecessary. */
+  compound?: true;
   /** Set on an exact hash look-up, for compound indexes. */
   hash?: { code: string; keys: readonly string[] };
   /** Set on an exact date range, for compound indexes. */
@@ -183,7 +196,58 @@ function rangeIds(index: DateIndex, condition: RangeCondition, cap: number): Set
 }
 
 function setAccess(source: IdSource, exact: boolean): Access {
-  return { exact, size: source.size, test: (entry) => source.has(entry._id), collect: () => source.ids() };
+  return { exact, exactIds: exact, size: source.size, test: (entry) => source.has(entry._id), collect: () => source.ids() };
+}
+
+/** A check that never drives (`$nin`: its ids are everything else). */
+function checkOnly(test: (entry: Entry) => boolean): Access {
+  return { exact: true, exactIds: false, size: undefined, test, collect: () => undefined };
+}
+
+/** The parsed `{ lo?: {…}, hi?: {…} }` of an `$elemMatch` over DateRanges or ActorBlocks; `rest` may hold other fields. */
+function rangeCondition(match: Record<string, unknown>, rest: ReadonlySet<string>): RangeCondition | undefined {
+  const range: RangeCondition = { lo: [], hi: [] };
+  for (const [field, fieldCondition] of Object.entries(match)) {
+    if (rest.has(field)) continue;
+    const parsed = comparisons(fieldCondition);
+    if ((field !== 'lo' && field !== 'hi') || parsed === undefined) return undefined;
+    range[field] = parsed;
+  }
+  return range;
+}
+
+/**
+ * The ActorBlocks of an entry, parsed once per entry: every booking for an actor tests that actor's
+ * active appointments again. Entries are immutable (a write replaces the entry), so a value can
+ * never be stale, and it goes with its entry.
+ */
+const parsedBlocks = new WeakMap<Entry, readonly ActorBlock[]>();
+
+function blocksOf(entry: Entry): readonly ActorBlock[] {
+  let blocks = parsedBlocks.get(entry);
+  if (blocks === undefined) {
+    blocks = (parseSearchIndex(entry)._block ?? []).filter((v): v is ActorBlock => typeof v === 'object' && 'a' in v);
+    parsedBlocks.set(entry, blocks);
+  }
+  return blocks;
+}
+
+/** Exactly MongoDB's `$elemMatch: { a: { $in: actors }, lo: …, hi: … }` over the entry's ActorBlocks. */
+function blockTest(entry: Entry, actors: ReadonlySet<string>, condition: RangeCondition): boolean {
+  for (const block of blocksOf(entry)) {
+    if (actors.has(block.a) && satisfies(block.lo, condition.lo) && satisfies(block.hi, condition.hi)) return true;
+  }
+  return false;
+}
+
+const NO_FIELDS: ReadonlySet<string> = new Set();
+const ACTOR_FIELD: ReadonlySet<string> = new Set(['a']);
+
+/** The string operands of `{ $nin: [string…] }`; undefined for anything else. */
+function excludedKeys(condition: unknown): string[] | undefined {
+  if (!isRecord(condition) || Object.keys(condition).length !== 1) return undefined;
+  const values = condition.$nin;
+  return Array.isArray(values) && values.every((v): v is string => typeof v === 'string') ? values : undefined;
 }
 
 function setSource(set: ReadonlySet<string>): IdSource {
@@ -221,6 +285,11 @@ function analyzeClause(clause: Clause, context: PlannerContext): Access | undefi
   if (key === '$or') return analyzeOr(condition, context);
 
   if (key === '_id') {
+    const excluded = excludedKeys(condition);
+    if (excluded !== undefined) {
+      const set = new Set(excluded);
+      return checkOnly((entry) => !set.has(entry._id));
+    }
     const ids = stringKeys(condition);
     if (ids === undefined) return undefined;
     return setAccess(setSource(new Set(ids.filter((id) => context.entry(id)?.deleted === false))), true);
@@ -231,9 +300,24 @@ function analyzeClause(clause: Clause, context: PlannerContext): Access | undefi
 
   const hash = context.indexes.hash.get(code);
   if (hash !== undefined) {
+    // MongoDB `$nin` over an array: no element is one of the values (a missing field matches).
+    const excluded = excludedKeys(condition);
+    if (excluded !== undefined) return checkOnly((entry) => !excluded.some((v) => hash.keys.get(v)?.has(entry._id) === true));
     const values = stringKeys(condition);
     if (values === undefined) return undefined;
     return { ...setAccess(unionSource(values.map((v) => hash.keys.get(v) ?? EMPTY)), true), hash: { code, keys: values } };
+  }
+
+  // `s.<date code>.lo` / `.hi` with one comparison: MongoDB matches when some element's field
+  // does, which is `$elemMatch` on that field alone. (With two, each may be met by a different
+  // element, which `$elemMatch` does not express: left to mingo.)
+  const dot = code.lastIndexOf('.');
+  const field = code.slice(dot + 1);
+  const dotted = dot < 0 ? undefined : context.indexes.date.get(code.slice(0, dot));
+  if (dotted !== undefined && (field === 'lo' || field === 'hi')) {
+    const parsed = comparisons(condition);
+    if (parsed?.length !== 1) return undefined;
+    return dateAccess(dotted, code.slice(0, dot), field === 'lo' ? { lo: parsed, hi: [] } : { lo: [], hi: parsed });
   }
 
   if (!isRecord(condition)) return undefined;
@@ -242,29 +326,33 @@ function analyzeClause(clause: Clause, context: PlannerContext): Access | undefi
 
   const date = context.indexes.date.get(code);
   if (date !== undefined) {
-    const range: RangeCondition = { lo: [], hi: [] };
-    for (const [field, fieldCondition] of Object.entries(match)) {
-      const parsed = comparisons(fieldCondition);
-      if ((field !== 'lo' && field !== 'hi') || parsed === undefined) return undefined;
-      range[field] = parsed;
-    }
-    if (range.lo.length + range.hi.length === 0) return undefined;
-    return {
-      exact: true,
-      size: undefined,
-      test: (entry) => rangeTest(entry, date.slot, range),
-      collect: (cap) => rangeIds(date, range, cap),
-      range: { code, condition: range },
-    };
+    const range = rangeCondition(match, NO_FIELDS);
+    if (range === undefined || range.lo.length + range.hi.length === 0) return undefined;
+    return dateAccess(date, code, range);
   }
 
   const block = context.indexes.block;
   if (code === '_block' && block !== undefined) {
     const actors = stringKeys(match.a);
     if (actors === undefined) return undefined;
-    return setAccess(unionSource(actors.map((a) => block.keys.get(a) ?? EMPTY)), false);
+    const source = unionSource(actors.map((a) => block.keys.get(a) ?? EMPTY));
+    const range = rangeCondition(match, ACTOR_FIELD);
+    if (range === undefined) return setAccess(source, false);
+    const actorSet = new Set(actors);
+    return { ...setAccess(source, false), exact: true, test: (entry) => source.has(entry._id) && blockTest(entry, actorSet, range) };
   }
   return undefined;
+}
+
+function dateAccess(date: DateIndex, code: string, range: RangeCondition): Access {
+  return {
+    exact: true,
+    exactIds: true,
+    size: undefined,
+    test: (entry) => rangeTest(entry, date.slot, range),
+    collect: (cap) => rangeIds(date, range, cap),
+    range: { code, condition: range },
+  };
 }
 
 /** A union of indexable branches; each branch narrows by its most selective indexable clause. */
@@ -277,11 +365,12 @@ function analyzeOr(condition: unknown, context: PlannerContext): Access | undefi
     const usable = clauses.map((c) => analyzeClause(c, context)).filter((a): a is Access => a !== undefined);
     const best = smallestKnown(usable) ?? usable[0];
     if (best === undefined) return undefined;
-    if (clauses.length !== 1 || !best.exact) exact = false;
+    if (clauses.length !== 1 || !best.exact || !best.exactIds) exact = false;
     branches.push(best);
   }
   return {
     exact,
+    exactIds: exact,
     size: undefined,
     test: (entry) => branches.some((b) => b.test(entry)),
     collect: (cap) => {
@@ -316,31 +405,50 @@ function compoundAccess(
 ): Access {
   return {
     exact: true,
+    exactIds: true,
+    compound: true,
     size: undefined,
     test: (entry) => hash.test(entry) && range.test(entry),
     collect: (cap) => {
       const result = new Set<string>();
       const { low, high } = keyBounds(compound.date, condition);
       if (!(low <= high)) return result;
+      // A key that satisfies the conditions on `lo` is a matching range when there are none on
+      // `hi`: the entry is then not looked at (the Slots of a schedule over a window).
+      const checkEntries = condition.hi.length > 0;
+      const add = (id: string): boolean => {
+        if (checkEntries) {
+          const entry = context.entry(id);
+          if (entry === undefined || !rangeTest(entry, compound.date.slot, condition)) return true;
+        }
+        result.add(id);
+        return result.size <= cap;
+      };
+      let overCap = false;
       for (const key of keys) {
         const tree = compound.trees.get(key);
-        const start = tree === undefined ? undefined : low === -Infinity ? tree.minKey() : low;
-        if (tree === undefined || start === undefined) continue;
-        for (const [lo, value] of tree.entries(start)) {
-          if (lo > high) break;
-          if (!satisfies(lo, condition.lo)) continue;
-          for (const id of typeof value === 'string' ? [value] : value) {
-            const entry = context.entry(id);
-            if (entry === undefined || !rangeTest(entry, compound.date.slot, condition)) continue;
-            result.add(id);
-            if (result.size > cap) return undefined;
+        if (tree === undefined) continue;
+        // forRange, not entries(): no [key, value] pair allocated per key walked.
+        tree.forRange(low === -Infinity ? (tree.minKey() ?? low) : low, high, true, (lo, value) => {
+          if (!satisfies(lo, condition.lo)) return undefined;
+          if (typeof value === 'string') overCap = !add(value);
+          else {
+            for (const id of value) {
+              overCap = !add(id);
+              if (overCap) break;
+            }
           }
-        }
+          return overCap ? { break: true } : undefined;
+        });
+        if (overCap) return undefined;
       }
       return result;
     },
   };
 }
+
+/** A driver this small is not worth looking past (a booking's Slots of one day, an actor's active appointments). */
+const SMALL_DRIVER = 256;
 
 export function planQuery(filter: Clause, context: PlannerContext): QueryPlan {
   const residual: Clause[] = [];
@@ -362,10 +470,14 @@ export function planQuery(filter: Clause, context: PlannerContext): QueryPlan {
 
   // Drive the smallest source. A range's (or union's) size is unknown until walked, so walk it
   // only up to the size of the best so far: past that, testing it per document is cheaper.
+  // Compound walks go first: one key's tree over the range is small and then caps the rest.
+  // Once the driver is a handful of ids, another walk could save at most that many tests.
   let driver = smallestKnown(accesses);
   let driverIds = driver?.collect(Infinity);
   let cap = driver?.size ?? Infinity;
-  for (const access of accesses) {
+  const walks = [...accesses.filter((a) => a.compound === true), ...accesses.filter((a) => a.compound !== true)];
+  for (const access of walks) {
+    if (cap <= SMALL_DRIVER) break;
     if (access.size !== undefined) continue;
     const ids = access.collect(cap);
     if (ids === undefined) continue;
@@ -376,6 +488,8 @@ export function planQuery(filter: Clause, context: PlannerContext): QueryPlan {
       cap = size;
     }
   }
-  const checks = accesses.filter((a) => a !== driver).map((a) => a.test);
+  // Index-only checks first: a `_block` test parses the candidate's search values.
+  const checked = accesses.filter((a) => a !== driver || !a.exactIds);
+  const checks = [...checked.filter((a) => a.exactIds), ...checked.filter((a) => !a.exactIds)].map((a) => a.test);
   return { driver: driverIds, checks, residual };
 }
