@@ -33,16 +33,26 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 }
 
 describe('LruCache', () => {
-  test('drops the least recently used entry when over capacity', () => {
-    const cache = new LruCache<string, number>(2);
+  test('holds at most its capacity and drops the generation not used since the last turnover', () => {
+    const cache = new LruCache<string, number>(4);
     cache.set('a', 1);
-    cache.set('b', 2);
-    expect(cache.get('a')).toBe(1);
+    cache.set('b', 2); // the young generation is full (2 of 4): it becomes the old one
     cache.set('c', 3);
-    expect(cache.get('b')).toBeUndefined();
+    expect(cache.get('a')).toBe(1); // an old hit moves back into the young generation, which turns over again
+    expect(cache.get('b')).toBeUndefined(); // b was not used: dropped with the previous old generation
     expect(cache.get('a')).toBe(1);
     expect(cache.get('c')).toBe(3);
-    expect(cache.size).toBe(2);
+    expect(cache.size).toBeLessThanOrEqual(4);
+  });
+
+  test('a long run of new keys never holds more than the capacity', () => {
+    const cache = new LruCache<number, number>(100);
+    for (let i = 0; i < 10_000; i++) {
+      cache.set(i, i);
+      expect(cache.size).toBeLessThanOrEqual(100);
+    }
+    expect(cache.get(9_999)).toBe(9_999);
+    expect(cache.get(0)).toBeUndefined();
   });
 });
 
