@@ -1,0 +1,49 @@
+import { INDEXED_PARAMETERS, TypeIndexes } from '../../src/store/embedded/indexes';
+
+/*
+ * A hash key loaded from a snapshot keeps its id list until first used (start-up at 1,000,000
+ * Slots built a Set of ~1M ids for `status=free` before the first request). Pin down that the
+ * deferred Set holds exactly the loaded ids, whichever path reaches it first.
+ */
+
+function loaded(): TypeIndexes {
+  const indexes = new TypeIndexes(INDEXED_PARAMETERS.Slot);
+  const live = (id: string): { _id: string; ranges: undefined } => ({ _id: id, ranges: undefined });
+  indexes.loadKeys('status', 'free', ['a', 'b', 'c'].map(live));
+  indexes.loadKeys('status', 'busy', ['d'].map(live));
+  return indexes;
+}
+
+function statusKeys(indexes: TypeIndexes): NonNullable<ReturnType<TypeIndexes['hash']['get']>>['keys'] {
+  const status = indexes.hash.get('status');
+  if (status === undefined) throw new Error('Slot status is hash-indexed');
+  return status.keys;
+}
+
+describe('hash index keys loaded from a snapshot', () => {
+  test('stay lists until used; the first lookup builds the Set of exactly the loaded ids', () => {
+    const keys = statusKeys(loaded());
+    expect(keys.isPending('free')).toBe(true);
+    expect([...(keys.get('free') ?? [])]).toEqual(['a', 'b', 'c']);
+    expect(keys.isPending('free')).toBe(false);
+    expect(keys.isPending('busy')).toBe(true);
+  });
+
+  test('a write to a pending key sees the loaded ids (add and remove)', () => {
+    const indexes = loaded();
+    indexes.remove('b', { status: ['free'] });
+    indexes.add('e', { status: ['busy'] });
+    const keys = statusKeys(indexes);
+    expect([...(keys.get('free') ?? [])]).toEqual(['a', 'c']);
+    expect([...(keys.get('busy') ?? [])]).toEqual(['d', 'e']);
+  });
+
+  test('a snapshot capture copies pending keys without building their Sets', () => {
+    const indexes = loaded();
+    expect(indexes.captureKeys()).toEqual([
+      { code: 'status', key: 'free', ids: ['a', 'b', 'c'] },
+      { code: 'status', key: 'busy', ids: ['d'] },
+    ]);
+    expect(statusKeys(indexes).isPending('free')).toBe(true);
+  });
+});
