@@ -1,3 +1,5 @@
+import { EMPTY_SORT_KEYS } from '../../src/store/embedded/entry';
+import type { Entry } from '../../src/store/embedded/entry';
 import { INDEXED_PARAMETERS, TypeIndexes } from '../../src/store/embedded/indexes';
 
 /*
@@ -8,9 +10,18 @@ import { INDEXED_PARAMETERS, TypeIndexes } from '../../src/store/embedded/indexe
 
 function loaded(): TypeIndexes {
   const indexes = new TypeIndexes(INDEXED_PARAMETERS.Slot);
-  const live = (id: string): { _id: string; ranges: undefined } => ({ _id: id, ranges: undefined });
-  indexes.loadKeys('status', 'free', ['a', 'b', 'c'].map(live));
-  indexes.loadKeys('status', 'busy', ['d'].map(live));
+  const entries: Entry[] = ['a', 'b', 'c', 'd'].map((id, h) => ({
+    _id: id,
+    versionId: 1,
+    lastUpdated: 0,
+    deleted: false,
+    searchJson: '{}',
+    o: EMPTY_SORT_KEYS,
+    ranges: undefined,
+    h,
+  }));
+  indexes.loadKeys('status', 'free', Uint32Array.of(0, 1, 2), entries);
+  indexes.loadKeys('status', 'busy', Uint32Array.of(3), entries);
   return indexes;
 }
 
@@ -36,6 +47,11 @@ describe('hash index keys loaded from a snapshot', () => {
     const keys = statusKeys(indexes);
     expect([...(keys.get('free') ?? [])]).toEqual(['a', 'c']);
     expect([...(keys.get('busy') ?? [])]).toEqual(['d', 'e']);
+  });
+
+  test('a key naming a document that is not live is refused (the snapshot is then not used)', () => {
+    const indexes = new TypeIndexes(INDEXED_PARAMETERS.Slot);
+    expect(() => indexes.loadKeys('status', 'free', Uint32Array.of(0), [])).toThrow(/not live/);
   });
 
   test('a snapshot capture copies pending keys without building their Sets', () => {

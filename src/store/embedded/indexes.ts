@@ -1,6 +1,7 @@
 import BTree from 'sorted-btree';
 import type { ResourceType } from '../../fhir/resource-types';
 import type { IndexValue, SearchIndex } from '../store';
+import type { Entry } from './entry';
 
 /**
  * Which search values the embedded store indexes in memory, per type. Everything else is still
@@ -199,6 +200,13 @@ export class CompoundIndex {
   }
 }
 
+/** The entry a snapshot's index key names by its ordinal; only live entries are indexed. */
+function liveEntry(entries: readonly Entry[], ordinal: number | undefined): Entry {
+  const entry = ordinal === undefined ? undefined : entries[ordinal];
+  if (entry === undefined || entry.deleted) throw new Error(`embedded store: a snapshot index key names document ${ordinal ?? '?'}, which is not live`);
+  return entry;
+}
+
 /** One key of a hash or block index, as a snapshot stores it. */
 export interface IndexKeys {
   code: string;
@@ -262,14 +270,21 @@ export class TypeIndexes {
     }
   }
 
-  /** Snapshot loading: the live entries of a hash (or block) key (for compound indexes, their ranges). */
-  loadKeys(code: string, key: string, entries: ReadonlyArray<{ readonly _id: string; readonly ranges: readonly number[] | undefined }>): void {
+  /**
+   * Snapshot loading: the live entries of a hash (or block) key, as `entries[ordinals[i]]` (for
+   * compound indexes, their ranges too). Takes the snapshot's ordinals, not a list of entries: a
+   * key such as `status=free` names ~1M documents, and the id list is all the hash index keeps.
+   */
+  loadKeys(code: string, key: string, ordinals: Uint32Array, entries: readonly Entry[]): void {
     const index = code === BLOCK_CODE ? this.block : this.hash.get(code);
     if (index === undefined) return;
-    index.load(key, entries.map((e) => e._id));
+    const ids = new Array<string>(ordinals.length);
+    for (let i = 0; i < ordinals.length; i++) ids[i] = liveEntry(entries, ordinals[i])._id;
+    index.load(key, ids);
     for (const compound of this.compound) {
       if (compound.hashCode !== code) continue;
-      for (const { _id, ranges } of entries) {
+      for (const ordinal of ordinals) {
+        const { _id, ranges } = liveEntry(entries, ordinal);
         if (ranges === undefined) continue;
         for (let i = 0; i + 2 < ranges.length; i += 3) {
           const lo = ranges[i + 1];
