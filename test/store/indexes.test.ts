@@ -1,3 +1,4 @@
+import { slotWrite } from './store-contract';
 import { EMPTY_SORT_KEYS } from '../../src/store/embedded/entry';
 import type { Entry } from '../../src/store/embedded/entry';
 import { INDEXED_PARAMETERS, TypeIndexes } from '../../src/store/embedded/indexes';
@@ -61,5 +62,44 @@ describe('hash index keys loaded from a snapshot', () => {
       { code: 'status', key: 'busy', ids: ['d'] },
     ]);
     expect(statusKeys(indexes).isPending('free')).toBe(true);
+  });
+});
+
+describe('date and compound indexes loaded from a snapshot', () => {
+  test('hold exactly what indexing the same documents one by one holds', () => {
+    const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
+    const MINUTE = 60_000;
+    // Shared starts across schedules, and one schedule with two Slots at the same start.
+    const writes = [0, 1, 2, 3, 4, 5, 6].map((i) =>
+      slotWrite({ id: `s${i}`, schedule: `Schedule/${i % 3}`, start: T0 + (i % 4) * 15 * MINUTE, minutes: 15 + i }),
+    );
+    const one = new TypeIndexes(INDEXED_PARAMETERS.Slot);
+    for (const w of writes) one.add(w.id, w.s);
+    const loaded = new TypeIndexes(INDEXED_PARAMETERS.Slot);
+    const entries: Entry[] = writes.map((w, h) => ({
+      _id: w.id,
+      versionId: 1,
+      lastUpdated: 0,
+      deleted: false,
+      searchJson: '{}',
+      o: EMPTY_SORT_KEYS,
+      ranges: loaded.rangesOf(w.s),
+      h,
+    }));
+    for (const e of entries) if (e.ranges !== undefined) loaded.loadRanges(e._id, e.ranges);
+    for (const key of one.captureKeys()) {
+      loaded.loadKeys(key.code, key.key, Uint32Array.from(key.ids, (id) => entries.findIndex((e) => e._id === id)), entries);
+    }
+    loaded.finishLoading();
+    for (const code of ['start', 'end']) {
+      const a = one.date.get(code);
+      const b = loaded.date.get(code);
+      expect(b?.tree.toArray()).toEqual(a?.tree.toArray());
+      expect([b?.minSpan, b?.maxSpan]).toEqual([a?.minSpan, a?.maxSpan]);
+    }
+    const trees = (indexes: TypeIndexes): Array<[string, unknown]> =>
+      [...(indexes.compound[0]?.trees ?? [])].map(([key, tree]) => [key, tree.toArray()]);
+    expect(trees(loaded)).toEqual(trees(one));
+    expect(trees(loaded)).toHaveLength(3);
   });
 });

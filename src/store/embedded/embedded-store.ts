@@ -280,6 +280,7 @@ function loadSnapshotInto(state: StoreState, file: string, segments: SegmentRead
       state.of(type).indexes.loadKeys(code, key, ordinals, ordered.get(type) ?? []);
     },
   });
+  for (const type of ordered.keys()) state.of(type).indexes.finishLoading();
   return segment;
 }
 
