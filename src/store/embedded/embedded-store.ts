@@ -277,16 +277,10 @@ function loadSnapshotInto(state: StoreState, file: string, segments: SegmentRead
       if (entry.ranges !== undefined) typeState.indexes.loadRanges(entry._id, entry.ranges);
     },
     keys(type, code, key, ordinals) {
-      const list = ordered.get(type) ?? [];
-      const entries: Entry[] = [];
-      for (const ordinal of ordinals) {
-        const entry = list[ordinal];
-        if (entry === undefined || entry.deleted) throw new Error(`embedded store: snapshot ${file} indexes ${type} document ${ordinal}, which is not live`);
-        entries.push(entry);
-      }
-      state.of(type).indexes.loadKeys(code, key, entries);
+      state.of(type).indexes.loadKeys(code, key, ordinals, ordered.get(type) ?? []);
     },
   });
+  for (const type of ordered.keys()) state.of(type).indexes.finishLoading();
   return segment;
 }
 

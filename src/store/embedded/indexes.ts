@@ -1,6 +1,7 @@
 import BTree from 'sorted-btree';
 import type { ResourceType } from '../../fhir/resource-types';
 import type { IndexValue, SearchIndex } from '../store';
+import type { Entry } from './entry';
 
 /**
  * Which search values the embedded store indexes in memory, per type. Everything else is still
@@ -52,8 +53,45 @@ function isRange(value: IndexValue): value is { lo: number; hi: number } {
   return typeof value === 'object' && typeof value.lo === 'number' && typeof value.hi === 'number';
 }
 
-class HashIndex {
-  readonly keys = new Map<string, Set<string>>();
+/**
+ * The ids of each key of a hash index. A key loaded from a snapshot keeps the id list the snapshot
+ * gave until it is first used: building the Sets was a fifth of start-up at 1,000,000 Slots
+ * (`status=free` alone holds ~1M ids), and most keys are not asked for before the first requests.
+ * Every read and write reaches a key through `get`, which builds its Set then, so a lookup sees
+ * exactly the ids it would have seen had the Set been built at load.
+ */
+class HashKeys {
+  private readonly byKey = new Map<string, Set<string> | readonly string[]>();
+
+  get(key: string): Set<string> | undefined {
+    const ids = this.byKey.get(key);
+    if (ids === undefined || ids instanceof Set) return ids;
+    const set = new Set(ids);
+    this.byKey.set(key, set);
+    return set;
+  }
+
+  set(key: string, ids: Set<string> | readonly string[]): void {
+    this.byKey.set(key, ids);
+  }
+
+  delete(key: string): void {
+    this.byKey.delete(key);
+  }
+
+  /** Whether `key` still holds its loaded list (no Set built yet): for tests. */
+  isPending(key: string): boolean {
+    return Array.isArray(this.byKey.get(key));
+  }
+
+  /** Each key with a copy of its ids, without building the Sets of keys not yet used. */
+  *copies(): Generator<[string, string[]]> {
+    for (const [key, ids] of this.byKey) yield [key, Array.from(ids)];
+  }
+}
+
+export class HashIndex {
+  readonly keys = new HashKeys();
 
   add(key: string, id: string): void {
     const ids = this.keys.get(key);
@@ -61,10 +99,10 @@ class HashIndex {
     else ids.add(id);
   }
 
-  /** Snapshot loading: a whole key at once (one Set built from the list). */
+  /** Snapshot loading: a whole key at once, kept as its list until first used (HashKeys). */
   load(key: string, ids: readonly string[]): void {
     const present = this.keys.get(key);
-    if (present === undefined) this.keys.set(key, new Set(ids));
+    if (present === undefined) this.keys.set(key, ids);
     else for (const id of ids) present.add(id);
   }
 
@@ -89,6 +127,7 @@ interface Bucket {
  */
 export class DateIndex {
   readonly tree = new BTree<number, Bucket>();
+  private readonly loading = new Map<number, Bucket>();
   minSpan = Infinity;
   maxSpan = -Infinity;
 
@@ -105,6 +144,37 @@ export class DateIndex {
       bucket.ids.push(id);
       bucket.his.push(hi);
     }
+  }
+
+  /**
+   * Snapshot loading: as `add`, into a Map of buckets moved into the tree by `finishLoading`. A
+   * million Slots share some thousands of start times, so a hash lookup per range replaces a
+   * tree descent per range, and the tree gets one insertion per bucket.
+   */
+  load(lo: number, hi: number, id: string): void {
+    const span = hi - lo;
+    if (span < this.minSpan) this.minSpan = span;
+    if (span > this.maxSpan) this.maxSpan = span;
+    const bucket = this.loading.get(lo);
+    if (bucket === undefined) this.loading.set(lo, { ids: [id], his: [hi] });
+    else {
+      bucket.ids.push(id);
+      bucket.his.push(hi);
+    }
+  }
+
+  finishLoading(): void {
+    for (const [lo, bucket] of this.loading) {
+      const present = this.tree.get(lo);
+      if (present === undefined) this.tree.set(lo, bucket);
+      else {
+        for (let i = 0; i < bucket.ids.length; i++) {
+          present.ids.push(bucket.ids[i] ?? '');
+          present.his.push(bucket.his[i] ?? 0);
+        }
+      }
+    }
+    this.loading.clear();
   }
 
   remove(lo: number, hi: number, id: string): void {
@@ -146,6 +216,21 @@ export class CompoundIndex {
     else present.push(id);
   }
 
+  /**
+   * Snapshot loading: one key's ids grouped by `lo` (as the tree holds them), all at once: the
+   * tree gets one insertion per `lo` instead of a lookup and an insertion per id.
+   */
+  load(key: string, byLo: ReadonlyMap<number, string | string[]>): void {
+    if (this.trees.has(key)) {
+      for (const [lo, value] of byLo) for (const id of typeof value === 'string' ? [value] : value) this.add(key, lo, id);
+      return;
+    }
+    if (byLo.size === 0) return;
+    const tree = new BTree<number, string | string[]>();
+    for (const [lo, value] of byLo) tree.set(lo, value);
+    this.trees.set(key, tree);
+  }
+
   remove(key: string, lo: number, id: string): void {
     const tree = this.trees.get(key);
     const present = tree?.get(lo);
@@ -160,6 +245,13 @@ export class CompoundIndex {
     }
     if (tree.size === 0) this.trees.delete(key);
   }
+}
+
+/** The entry a snapshot's index key names by its ordinal; only live entries are indexed. */
+function liveEntry(entries: readonly Entry[], ordinal: number | undefined): Entry {
+  const entry = ordinal === undefined ? undefined : entries[ordinal];
+  if (entry === undefined || entry.deleted) throw new Error(`embedded store: a snapshot index key names document ${ordinal ?? '?'}, which is not live`);
+  return entry;
 }
 
 /** One key of a hash or block index, as a snapshot stores it. */
@@ -208,36 +300,55 @@ export class TypeIndexes {
     const keys: IndexKeys[] = [];
     const all: Array<[string, HashIndex | undefined]> = [...this.hash, [BLOCK_CODE, this.block]];
     for (const [code, index] of all) {
-      for (const [key, ids] of index?.keys ?? []) keys.push({ code, key, ids: Array.from(ids) });
+      if (index === undefined) continue;
+      for (const [key, ids] of index.keys.copies()) keys.push({ code, key, ids });
     }
     return keys;
   }
 
-  /** Snapshot loading: a live entry's date ranges (entry `ranges`). */
+  /** Snapshot loading: a live entry's date ranges (entry `ranges`); `finishLoading` once all are in. */
   loadRanges(id: string, ranges: readonly number[]): void {
-    for (const index of this.date.values()) {
-      for (let i = 0; i + 2 < ranges.length; i += 3) {
-        const lo = ranges[i + 1];
-        const hi = ranges[i + 2];
-        if (ranges[i] === index.slot && lo !== undefined && hi !== undefined) index.add(lo, hi, id);
-      }
+    for (let i = 0; i + 2 < ranges.length; i += 3) {
+      // A triple's first number is its index's slot, which is its place in dateList.
+      const index = this.dateList[ranges[i] ?? -1]?.index;
+      const lo = ranges[i + 1];
+      const hi = ranges[i + 2];
+      if (index !== undefined && lo !== undefined && hi !== undefined) index.load(lo, hi, id);
     }
   }
 
-  /** Snapshot loading: the live entries of a hash (or block) key (for compound indexes, their ranges). */
-  loadKeys(code: string, key: string, entries: ReadonlyArray<{ readonly _id: string; readonly ranges: readonly number[] | undefined }>): void {
+  /** Snapshot loading done: the date indexes take in what `loadRanges` gathered. */
+  finishLoading(): void {
+    for (const { index } of this.dateList) index.finishLoading();
+  }
+
+  /**
+   * Snapshot loading: the live entries of a hash (or block) key, as `entries[ordinals[i]]` (for
+   * compound indexes, their ranges too). Takes the snapshot's ordinals, not a list of entries: a
+   * key such as `status=free` names ~1M documents, and the id list is all the hash index keeps.
+   */
+  loadKeys(code: string, key: string, ordinals: Uint32Array, entries: readonly Entry[]): void {
     const index = code === BLOCK_CODE ? this.block : this.hash.get(code);
     if (index === undefined) return;
-    index.load(key, entries.map((e) => e._id));
+    const ids = new Array<string>(ordinals.length);
+    for (let i = 0; i < ordinals.length; i++) ids[i] = liveEntry(entries, ordinals[i])._id;
+    index.load(key, ids);
     for (const compound of this.compound) {
       if (compound.hashCode !== code) continue;
-      for (const { _id, ranges } of entries) {
+      const byLo = new Map<number, string | string[]>();
+      for (const ordinal of ordinals) {
+        const { _id, ranges } = liveEntry(entries, ordinal);
         if (ranges === undefined) continue;
         for (let i = 0; i + 2 < ranges.length; i += 3) {
           const lo = ranges[i + 1];
-          if (ranges[i] === compound.date.slot && lo !== undefined) compound.add(key, lo, _id);
+          if (ranges[i] !== compound.date.slot || lo === undefined) continue;
+          const present = byLo.get(lo);
+          if (present === undefined) byLo.set(lo, _id);
+          else if (typeof present === 'string') byLo.set(lo, [present, _id]);
+          else present.push(_id);
         }
       }
+      compound.load(key, byLo);
     }
   }
 

@@ -1,0 +1,105 @@
+import { slotWrite } from './store-contract';
+import { EMPTY_SORT_KEYS } from '../../src/store/embedded/entry';
+import type { Entry } from '../../src/store/embedded/entry';
+import { INDEXED_PARAMETERS, TypeIndexes } from '../../src/store/embedded/indexes';
+
+/*
+ * A hash key loaded from a snapshot keeps its id list until first used (start-up at 1,000,000
+ * Slots built a Set of ~1M ids for `status=free` before the first request). Pin down that the
+ * deferred Set holds exactly the loaded ids, whichever path reaches it first.
+ */
+
+function loaded(): TypeIndexes {
+  const indexes = new TypeIndexes(INDEXED_PARAMETERS.Slot);
+  const entries: Entry[] = ['a', 'b', 'c', 'd'].map((id, h) => ({
+    _id: id,
+    versionId: 1,
+    lastUpdated: 0,
+    deleted: false,
+    searchJson: '{}',
+    o: EMPTY_SORT_KEYS,
+    ranges: undefined,
+    h,
+  }));
+  indexes.loadKeys('status', 'free', Uint32Array.of(0, 1, 2), entries);
+  indexes.loadKeys('status', 'busy', Uint32Array.of(3), entries);
+  return indexes;
+}
+
+function statusKeys(indexes: TypeIndexes): NonNullable<ReturnType<TypeIndexes['hash']['get']>>['keys'] {
+  const status = indexes.hash.get('status');
+  if (status === undefined) throw new Error('Slot status is hash-indexed');
+  return status.keys;
+}
+
+describe('hash index keys loaded from a snapshot', () => {
+  test('stay lists until used; the first lookup builds the Set of exactly the loaded ids', () => {
+    const keys = statusKeys(loaded());
+    expect(keys.isPending('free')).toBe(true);
+    expect([...(keys.get('free') ?? [])]).toEqual(['a', 'b', 'c']);
+    expect(keys.isPending('free')).toBe(false);
+    expect(keys.isPending('busy')).toBe(true);
+  });
+
+  test('a write to a pending key sees the loaded ids (add and remove)', () => {
+    const indexes = loaded();
+    indexes.remove('b', { status: ['free'] });
+    indexes.add('e', { status: ['busy'] });
+    const keys = statusKeys(indexes);
+    expect([...(keys.get('free') ?? [])]).toEqual(['a', 'c']);
+    expect([...(keys.get('busy') ?? [])]).toEqual(['d', 'e']);
+  });
+
+  test('a key naming a document that is not live is refused (the snapshot is then not used)', () => {
+    const indexes = new TypeIndexes(INDEXED_PARAMETERS.Slot);
+    expect(() => indexes.loadKeys('status', 'free', Uint32Array.of(0), [])).toThrow(/not live/);
+  });
+
+  test('a snapshot capture copies pending keys without building their Sets', () => {
+    const indexes = loaded();
+    expect(indexes.captureKeys()).toEqual([
+      { code: 'status', key: 'free', ids: ['a', 'b', 'c'] },
+      { code: 'status', key: 'busy', ids: ['d'] },
+    ]);
+    expect(statusKeys(indexes).isPending('free')).toBe(true);
+  });
+});
+
+describe('date and compound indexes loaded from a snapshot', () => {
+  test('hold exactly what indexing the same documents one by one holds', () => {
+    const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
+    const MINUTE = 60_000;
+    // Shared starts across schedules, and one schedule with two Slots at the same start.
+    const writes = [0, 1, 2, 3, 4, 5, 6].map((i) =>
+      slotWrite({ id: `s${i}`, schedule: `Schedule/${i % 3}`, start: T0 + (i % 4) * 15 * MINUTE, minutes: 15 + i }),
+    );
+    const one = new TypeIndexes(INDEXED_PARAMETERS.Slot);
+    for (const w of writes) one.add(w.id, w.s);
+    const loaded = new TypeIndexes(INDEXED_PARAMETERS.Slot);
+    const entries: Entry[] = writes.map((w, h) => ({
+      _id: w.id,
+      versionId: 1,
+      lastUpdated: 0,
+      deleted: false,
+      searchJson: '{}',
+      o: EMPTY_SORT_KEYS,
+      ranges: loaded.rangesOf(w.s),
+      h,
+    }));
+    for (const e of entries) if (e.ranges !== undefined) loaded.loadRanges(e._id, e.ranges);
+    for (const key of one.captureKeys()) {
+      loaded.loadKeys(key.code, key.key, Uint32Array.from(key.ids, (id) => entries.findIndex((e) => e._id === id)), entries);
+    }
+    loaded.finishLoading();
+    for (const code of ['start', 'end']) {
+      const a = one.date.get(code);
+      const b = loaded.date.get(code);
+      expect(b?.tree.toArray()).toEqual(a?.tree.toArray());
+      expect([b?.minSpan, b?.maxSpan]).toEqual([a?.minSpan, a?.maxSpan]);
+    }
+    const trees = (indexes: TypeIndexes): Array<[string, unknown]> =>
+      [...(indexes.compound[0]?.trees ?? [])].map(([key, tree]) => [key, tree.toArray()]);
+    expect(trees(loaded)).toEqual(trees(one));
+    expect(trees(loaded)).toHaveLength(3);
+  });
+});
