@@ -18,6 +18,8 @@ import type { Practitioner } from 'fhir/r4';
 import type { StoredFhirResource } from '../src/fhir/resource-types';
 import { generateAllSchedules } from '../src/scheduling/generator';
 import { createEmbeddedStore } from '../src/store/embedded/embedded-store';
+import { listSegments } from '../src/store/embedded/journal';
+import { listSnapshots } from '../src/store/embedded/snapshot';
 import { nextVersion } from '../src/store/resource-write';
 import type { ResourceWrite } from '../src/store/store';
 import { scheduleResource } from './demo-clinic';
@@ -94,6 +96,8 @@ async function main(): Promise<void> {
   console.log(
     `  from due to answered (event-loop wait included): median ${percentile(responses, 0.5).toFixed(2)} ms, p99 ${percentile(responses, 0.99).toFixed(2)} ms, max ${(responses[responses.length - 1] ?? NaN).toFixed(2)} ms`,
   );
+  // Background snapshots started during the job compete with it for the thread: show how many there were.
+  console.log(`when the job ended: ${listSegments(dir).length} journal segments, ${listSnapshots(dir).length} snapshot files`);
   console.log(`RSS after generation: ${rssMb()} MB (heap used ${Math.round(process.memoryUsage().heapUsed / 1024 / 1024)} MB)`);
   const closeStart = Date.now();
   await store.close();

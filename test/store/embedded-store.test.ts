@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Query } from 'mingo';
-import { createEmbeddedStore } from '../../src/store/embedded/embedded-store';
+import { createEmbeddedStore, snapshotAction } from '../../src/store/embedded/embedded-store';
 import type { EmbeddedStore } from '../../src/store/embedded/embedded-store';
 import { encodeRecord, listSegments, segmentFileName } from '../../src/store/embedded/journal';
 import { listSnapshots, snapshotFileName } from '../../src/store/embedded/snapshot';
@@ -191,6 +191,43 @@ describe('embedded store: snapshots', () => {
     expect(typeHistory.entries.every((e) => e.resource !== null)).toBe(true);
     const busy = await recovered.find('Slot', { filter: { $and: [{ 's.status': { $in: ['busy'] } }] }, count: true, limit: 0 });
     expect(busy.total).toBe(19);
+    await recovered.close();
+  });
+
+  test('snapshotAction: a snapshot due while other writes are in flight is put off (a bounded number of segments) and taken once they stop', () => {
+    const every = 1000;
+    const base = { journalBytes: every, sinceSnapshot: every, lastSnapshotBytes: 0, snapshotEveryBytes: every, idle: true, deferred: false };
+    expect(snapshotAction(base)).toBe('snapshot');
+    expect(snapshotAction({ ...base, idle: false })).toBe('defer');
+    expect(snapshotAction({ ...base, idle: false, sinceSnapshot: 3 * every })).toBe('defer');
+    expect(snapshotAction({ ...base, idle: false, sinceSnapshot: 4 * every })).toBe('snapshot');
+    // Not due (the journal since is under half the snapshot): only the segment rotates.
+    expect(snapshotAction({ ...base, lastSnapshotBytes: 3 * every })).toBe('rotate');
+    expect(snapshotAction({ ...base, lastSnapshotBytes: 3 * every, idle: false })).toBe('rotate');
+    // Under a segment: nothing, unless a snapshot was put off and the writes stopped.
+    expect(snapshotAction({ ...base, journalBytes: every - 1 })).toBe('none');
+    expect(snapshotAction({ ...base, journalBytes: every - 1, deferred: true, idle: false })).toBe('none');
+    expect(snapshotAction({ ...base, journalBytes: 1, deferred: true })).toBe('snapshot');
+  });
+
+  test('a burst of concurrent commits ends with a snapshot of all of them; a crash copy recovers every one', async () => {
+    const dir = tempDir();
+    const errors: unknown[] = [];
+    const store = await createEmbeddedStore({ dataDir: dir, snapshotEveryBytes: 4096, onBackgroundError: (e) => errors.push(e) });
+    const batches = Array.from({ length: 8 }, (_, c) => [0, 1, 2].map((k) => slotWrite({ id: `s${c}-${k}`, start: T0 + (c * 3 + k) * 15 * MINUTE })));
+    // Several segments, but under the 4 segments a snapshot may be put off: the one snapshot comes once the burst ends.
+    const journalBytes = batches.flat().reduce((sum, w) => sum + encodeWrite(w).byteLength + 1, 0);
+    expect(journalBytes).toBeGreaterThan(2 * 4096);
+    expect(journalBytes).toBeLessThan(4 * 4096 - 1024);
+    await Promise.all(batches.map((writes) => store.commit(writes)));
+    const copy = crashCopy(dir);
+    // The snapshot is written in the background: it covers everything once its segment is the newest.
+    for (let waited = 0; listSnapshots(dir)[0] !== listSegments(dir).at(-1) && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    expect(errors).toEqual([]);
+    expect(listSnapshots(dir)[0]).toBe(listSegments(dir).at(-1));
+    await store.close();
+    const recovered = await createEmbeddedStore({ dataDir: copy });
+    expect(await allSlotIds(recovered)).toHaveLength(24);
     await recovered.close();
   });
 

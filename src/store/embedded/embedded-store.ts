@@ -51,7 +51,9 @@ import type { EncodedWrite } from './write-codec';
  * consistent while writes go on. The size condition keeps snapshot work proportional to the
  * writes: a snapshot rewrites every document, so taking one per 64 MiB of journal made a bulk
  * load of N documents cost O(N²) (at 1,000,000 Slots, ~140 µs of snapshot per written Slot),
- * while replay after a crash stays bounded by half a snapshot's worth of journal.
+ * while replay after a crash stays bounded by half a snapshot's worth of journal. A snapshot that
+ * falls due while other writes are in flight is put off (a few segments at most) until the writes
+ * pause, so that a bulk run does not pay for snapshots mid-way (`maybeSnapshot`).
  *
  * History. Journal segments are never deleted: each version's write line stays where it was
  * appended, and the in-memory HistoryLog holds only its location (segment, offset, length), read
@@ -100,6 +102,44 @@ const TEXT_CACHE_ENTRIES = 200_000;
 /** Writes encoded between two event-loop turns (~5 ms of work at most; see `write`). */
 const WRITES_PER_TURN = 500;
 
+/**
+ * How far a snapshot that falls due while other writes are in flight may be put off (journal bytes
+ * since the newest snapshot, in `snapshotEveryBytes`): see `snapshotAction`.
+ */
+const DEFERRED_SNAPSHOT_SEGMENTS = 4;
+
+/** What the store knows after a durable commit, for `snapshotAction`. */
+export interface SnapshotPolicyInput {
+  /** Bytes in the current journal segment. */
+  journalBytes: number;
+  /** Journal bytes since the newest snapshot's capture, the current segment included. */
+  sinceSnapshot: number;
+  /** Bytes of the newest snapshot file (0 when there is none). */
+  lastSnapshotBytes: number;
+  snapshotEveryBytes: number;
+  /** No other write is between its call and its durability. */
+  idle: boolean;
+  /** A snapshot fell due earlier and was put off. */
+  deferred: boolean;
+}
+
+/**
+ * After a durable commit: take a snapshot, only move the journal to a new segment (`defer`: and
+ * take the due snapshot later), or nothing.
+ * Past `snapshotEveryBytes` the segment rotates; a snapshot is due once the journal since the
+ * last one is half that snapshot's size. A due snapshot is put off while other writes are in
+ * flight (a bulk run: the generator keeps its next Schedule's run going while one commits), up to
+ * DEFERRED_SNAPSHOT_SEGMENTS segments of journal since the last one, and taken by the first commit
+ * that finds no other write in flight: a snapshot rewrites every document on the same thread, and
+ * one per segment of a bulk run cost it a tenth of its time. Replay after a crash stays bounded
+ * (by that many segments plus the current one); durability does not depend on snapshots.
+ */
+export function snapshotAction(p: SnapshotPolicyInput): 'snapshot' | 'defer' | 'rotate' | 'none' {
+  if (p.journalBytes < p.snapshotEveryBytes) return p.deferred && p.idle ? 'snapshot' : 'none';
+  if (p.sinceSnapshot < p.lastSnapshotBytes / 2) return 'rotate';
+  return p.idle || p.sinceSnapshot >= DEFERRED_SNAPSHOT_SEGMENTS * p.snapshotEveryBytes ? 'snapshot' : 'defer';
+}
+
 class TypeState {
   readonly entries = new Map<string, Entry>();
   readonly indexes: TypeIndexes;
@@ -143,6 +183,7 @@ class StoreState {
 
   /** Stores an entry (ranges derived from `s`) and indexes it unless it is a tombstone. */
   install(state: TypeState, entry: Omit<Entry, 'ranges'>, s: SearchIndex | undefined): void {
+    const ranges = s === undefined ? undefined : state.indexes.rangesOf(s);
     // Spelled out, not `{ ...entry, ranges }`: V8 gives spread copies a far larger layout (~430 vs ~110 bytes).
     state.entries.set(entry._id, {
       _id: entry._id,
@@ -151,10 +192,10 @@ class StoreState {
       deleted: entry.deleted,
       searchJson: entry.searchJson,
       o: entry.o,
-      ranges: s === undefined ? undefined : state.indexes.rangesOf(s),
+      ranges,
       h: entry.h,
     });
-    if (s !== undefined) state.indexes.add(entry._id, s);
+    if (s !== undefined) state.indexes.add(entry._id, s, ranges);
   }
 }
 
@@ -290,6 +331,10 @@ class EmbeddedStoreImpl implements EmbeddedStore {
   private snapshotting: Promise<void> | undefined;
   /** Bytes of the newest snapshot file (0 when there is none). */
   private lastSnapshotBytes: number;
+  /** Writes between their call and their durability (see `maybeSnapshot`). */
+  private writesInFlight = 0;
+  /** A snapshot fell due while writes were in flight and was put off (see `maybeSnapshot`). */
+  private snapshotDeferred = false;
   /** Journal bytes in segments rotated since the newest snapshot's capture (the current one not included). */
   private rotatedSinceSnapshot: number;
   private closing: Promise<void> | undefined;
@@ -471,6 +516,18 @@ class EmbeddedStoreImpl implements EmbeddedStore {
 
   private async write<T>(plan: () => Promise<TransactionPlan<T>>): Promise<T> {
     this.assertUsable();
+    this.writesInFlight++;
+    let durable: { result: T; seq: number };
+    try {
+      durable = await this.writeDurably(plan);
+    } finally {
+      this.writesInFlight--;
+    }
+    if (durable.seq > 0) this.maybeSnapshot();
+    return durable.result;
+  }
+
+  private async writeDurably<T>(plan: () => Promise<TransactionPlan<T>>): Promise<{ result: T; seq: number }> {
     const { result, seq } = await this.writeLock.run(async () => {
       // Not assertUsable: writes queued before close() still run (close queues behind them).
       this.assertHealthy();
@@ -509,9 +566,8 @@ class EmbeddedStoreImpl implements EmbeddedStore {
         this.fail(e);
         throw e;
       }
-      this.maybeSnapshot();
     }
-    return result;
+    return { result, seq };
   }
 
   /** R4 versioning via store.ts: each write names the version it replaces (0 = must not exist, not even deleted). */
@@ -537,11 +593,21 @@ class EmbeddedStoreImpl implements EmbeddedStore {
     }
   }
 
+  /** After a durable commit, and after a rotation (a snapshot put off meanwhile may be due): see `snapshotAction`. */
   private maybeSnapshot(): void {
-    if (this.snapshotting !== undefined || this.closing !== undefined || this.journal.size < this.snapshotEveryBytes) return;
-    if (this.rotatedSinceSnapshot + this.journal.size >= this.lastSnapshotBytes / 2) {
+    if (this.snapshotting !== undefined || this.closing !== undefined || this.failure !== undefined) return;
+    const action = snapshotAction({
+      journalBytes: this.journal.size,
+      sinceSnapshot: this.rotatedSinceSnapshot + this.journal.size,
+      lastSnapshotBytes: this.lastSnapshotBytes,
+      snapshotEveryBytes: this.snapshotEveryBytes,
+      idle: this.writesInFlight === 0,
+      deferred: this.snapshotDeferred,
+    });
+    if (action === 'snapshot') {
       this.snapshot().catch((e: unknown) => this.onBackgroundError(e));
-    } else {
+    } else if (action !== 'none') {
+      if (action === 'defer') this.snapshotDeferred = true;
       this.rotateOnly().catch((e: unknown) => this.onBackgroundError(e));
     }
   }
@@ -562,6 +628,8 @@ class EmbeddedStoreImpl implements EmbeddedStore {
     });
     const tracked = running.finally(() => {
       if (this.snapshotting === tracked) this.snapshotting = undefined;
+      // A snapshot put off may be due: the commits that ended while this rotation ran found it busy.
+      this.maybeSnapshot();
     });
     this.snapshotting = tracked;
     return tracked;
@@ -605,6 +673,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
       throw e;
     }
     this.rotatedSinceSnapshot = 0;
+    this.snapshotDeferred = false;
     return {
       segment: this.journal.segment,
       types: [...this.state.types.values()].map((t) => ({

@@ -210,10 +210,12 @@ export class CompoundIndex {
       tree = new BTree<number, string | string[]>();
       this.trees.set(key, tree);
     }
+    // A Schedule's Slots mostly start at times it has no Slot at yet: try the insert first, so the
+    // common case walks the tree once (set without overwrite keeps a present value and says so).
+    if (tree.set(lo, id, false)) return;
     const present = tree.get(lo);
-    if (present === undefined) tree.set(lo, id);
-    else if (typeof present === 'string') tree.set(lo, [present, id]);
-    else present.push(id);
+    if (typeof present === 'string') tree.set(lo, [present, id]);
+    else present?.push(id);
   }
 
   /**
@@ -366,17 +368,17 @@ export class TypeIndexes {
     return ranges?.slice();
   }
 
-  /** Indexes a live document `id` whose search values are `s`. */
-  add(id: string, s: SearchIndex): void {
-    this.update(id, s, true);
+  /** Indexes a live document `id` whose search values are `s` (`ranges`: `rangesOf(s)`, when the caller has it). */
+  add(id: string, s: SearchIndex, ranges = this.rangesOf(s)): void {
+    this.update(id, s, ranges, true);
   }
 
   /** Undoes `add(id, s)` (same values). */
   remove(id: string, s: SearchIndex): void {
-    this.update(id, s, false);
+    this.update(id, s, this.rangesOf(s), false);
   }
 
-  private update(id: string, s: SearchIndex, adding: boolean): void {
+  private update(id: string, s: SearchIndex, ranges: readonly number[] | undefined, adding: boolean): void {
     for (const { code, index } of this.hashList) {
       for (const value of s[code] ?? NO_VALUES) {
         if (typeof value !== 'string') continue;
@@ -384,20 +386,25 @@ export class TypeIndexes {
         else index.remove(value, id);
       }
     }
-    for (const { code, index } of this.dateList) {
-      for (const value of s[code] ?? NO_VALUES) {
-        if (!isRange(value)) continue;
-        if (adding) index.add(value.lo, value.hi, id);
-        else index.remove(value.lo, value.hi, id);
+    // Date values through their `ranges` triples: `s` is not searched a second time for them.
+    if (ranges !== undefined) {
+      for (let i = 0; i + 2 < ranges.length; i += 3) {
+        const index = this.dateList[ranges[i] ?? -1]?.index;
+        const lo = ranges[i + 1];
+        const hi = ranges[i + 2];
+        if (index === undefined || lo === undefined || hi === undefined) continue;
+        if (adding) index.add(lo, hi, id);
+        else index.remove(lo, hi, id);
       }
-    }
-    for (const compound of this.compound) {
-      for (const key of s[compound.hashCode] ?? NO_VALUES) {
-        if (typeof key !== 'string') continue;
-        for (const value of s[compound.dateCode] ?? NO_VALUES) {
-          if (!isRange(value)) continue;
-          if (adding) compound.add(key, value.lo, id);
-          else compound.remove(key, value.lo, id);
+      for (const compound of this.compound) {
+        for (const key of s[compound.hashCode] ?? NO_VALUES) {
+          if (typeof key !== 'string') continue;
+          for (let i = 0; i + 2 < ranges.length; i += 3) {
+            const lo = ranges[i + 1];
+            if (ranges[i] !== compound.date.slot || lo === undefined) continue;
+            if (adding) compound.add(key, lo, id);
+            else compound.remove(key, lo, id);
+          }
         }
       }
     }
