@@ -130,11 +130,14 @@ export async function searchResources(req: FhirRequest & { resourceType: Resourc
   const subsetting = { summary: parsed.summary, elements: parsed.elements };
   const unchanged = keepsEverything(subsetting);
   const entries: string[] = [];
+  // What the caller may see of each type, decided once per type rather than per entry.
+  const typeVisibility = new Map<ResourceType, boolean | undefined>();
   const add = (resourceType: ResourceType, document: ResourceDocument, mode: 'match' | 'include'): void => {
     if (document.deleted) return;
     // SPEC §6: the caller's compartment criteria already bound the matches (access.ts); this is
     // the backstop, and it keeps _include/_revinclude from carrying other patients' records.
-    const visible = canSeeType(req.caller, resourceType);
+    if (!typeVisibility.has(resourceType)) typeVisibility.set(resourceType, canSeeType(req.caller, resourceType));
+    const visible = typeVisibility.get(resourceType);
     if (visible === false || (visible === undefined && (document.resource === null || !canSee(req.caller, resourceType, document.resource, req.baseUrl)))) return;
     // The stored text passes through when nothing is cut (store.ts ResourceDocument.json).
     const json = unchanged ? document.json : undefined;

@@ -1,7 +1,7 @@
 import type { CodeableConcept, Coding, Schedule, Slot } from 'fhir/r4';
 import type { StoredFhirResource } from '../fhir/resource-types';
 import { dateRange } from '../fhir/search-index';
-import { deepFreeze } from '../store/embedded/lru-cache';
+import { deepFreeze } from '../fhir/json-values';
 import { nextVersion } from '../store/resource-write';
 import type { DateRange, ResourceWrite, SearchIndex, SortKeys } from '../store/store';
 import { DAYS_OF_WEEK, resolvePeriod } from './availability';

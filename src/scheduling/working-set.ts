@@ -40,11 +40,8 @@ export class WorkingSet {
 
   /** Runs a store query and returns the matching resources as this transaction sees them. */
   async find(resourceType: ResourceType, query: StoreQuery): Promise<StoredFhirResource[]> {
-    const { documents } = await this.reader.find(resourceType, query);
     const result: StoredFhirResource[] = [];
-    for (const document of documents) {
-      this.remember(resourceType, document);
-      const change = this.changes.get(`${resourceType}/${document._id}`);
+    for (const { document, change } of await this.query(resourceType, query)) {
       const resource = change === undefined ? document.resource : change.resource;
       if (resource !== null) result.push(resource);
     }
@@ -56,14 +53,20 @@ export class WorkingSet {
    * Schedules of some actors), so a store that reads resources on first access reads none.
    */
   async findIds(resourceType: ResourceType, query: StoreQuery): Promise<string[]> {
-    const { documents } = await this.reader.find(resourceType, query);
     const ids: string[] = [];
-    for (const document of documents) {
-      this.remember(resourceType, document);
-      const change = this.changes.get(`${resourceType}/${document._id}`);
+    for (const { document, change } of await this.query(resourceType, query)) {
       if (change === undefined ? !document.deleted : change.resource !== null) ids.push(document._id);
     }
     return ids;
+  }
+
+  /** Runs a store query, remembers what it read, and pairs each document with this transaction's planned change to it. */
+  private async query(resourceType: ResourceType, query: StoreQuery): Promise<Array<{ document: ResourceDocument; change: Change | undefined }>> {
+    const { documents } = await this.reader.find(resourceType, query);
+    return documents.map((document) => {
+      this.remember(resourceType, document);
+      return { document, change: this.changes.get(`${resourceType}/${document._id}`) };
+    });
   }
 
   /** Plans a new version (or a delete, with null). */

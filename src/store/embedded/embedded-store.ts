@@ -12,18 +12,17 @@ import type {
   ResourceDocument,
   ResourceWrite,
   SearchIndex,
-  SortKeys,
   Store,
   StoreFindResult,
   StoreQuery,
-  StoreReader,
   TransactionReader,
   TransactionPlan,
 } from '../store';
 import { appendPosition, currentPosition, EMPTY_SORT_KEYS, filterView, freezeSortKeys, historyPositions, parseSearchIndex, plainDocument, toResourceDocument } from './entry';
 import type { Entry, WriteMeta } from './entry';
 import { HistoryLog, SegmentReader } from './history-log';
-import { cloneJson, deepFreeze, LruCache } from './lru-cache';
+import { cloneJson, deepFreeze } from '../../fhir/json-values';
+import { LruCache } from './lru-cache';
 import { INDEXED_PARAMETERS, TypeIndexes } from './indexes';
 import { encodeRecord, JournalWriter, listSegments, packLocation, scanSegment, segmentFileName } from './journal';
 import { DataDirectoryLock } from './lock-file';

@@ -135,15 +135,7 @@ export class DateIndex {
   constructor(readonly slot: number) {}
 
   add(lo: number, hi: number, id: string): void {
-    const span = hi - lo;
-    if (span < this.minSpan) this.minSpan = span;
-    if (span > this.maxSpan) this.maxSpan = span;
-    const bucket = this.tree.get(lo);
-    if (bucket === undefined) this.tree.set(lo, { ids: [id], his: [hi] });
-    else {
-      bucket.ids.push(id);
-      bucket.his.push(hi);
-    }
+    this.place(this.tree, lo, hi, id);
   }
 
   /**
@@ -152,11 +144,16 @@ export class DateIndex {
    * tree descent per range, and the tree gets one insertion per bucket.
    */
   load(lo: number, hi: number, id: string): void {
+    this.place(this.loading, lo, hi, id);
+  }
+
+  /** Widens the span bounds and puts the range into `lo`'s bucket of `buckets` (the tree, or the loading Map). */
+  private place(buckets: { get(lo: number): Bucket | undefined; set(lo: number, bucket: Bucket): unknown }, lo: number, hi: number, id: string): void {
     const span = hi - lo;
     if (span < this.minSpan) this.minSpan = span;
     if (span > this.maxSpan) this.maxSpan = span;
-    const bucket = this.loading.get(lo);
-    if (bucket === undefined) this.loading.set(lo, { ids: [id], his: [hi] });
+    const bucket = buckets.get(lo);
+    if (bucket === undefined) buckets.set(lo, { ids: [id], his: [hi] });
     else {
       bucket.ids.push(id);
       bucket.his.push(hi);
