@@ -41,12 +41,15 @@ export function requestLog(logger: Logger, metrics: Metrics): RequestHandler {
     const requestId = requestIdOf(req);
     res.locals[LOCALS.requestId] = requestId;
     res.setHeader('X-Request-Id', requestId);
-    let done = false;
-    const finish = (aborted: boolean): void => {
-      if (done) return;
-      done = true;
+    // One 'close' listener: node emits it after 'finish' too, and writableFinished tells the two apart.
+    res.once('close', () => {
+      const aborted = !res.writableFinished;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const interaction = local(res, LOCALS.interaction) ?? 'unknown';
+      if (!aborted) recordRequest(metrics, interaction, res.statusCode, seconds);
+      const level = aborted ? 'warn' : res.statusCode >= 500 ? 'error' : 'info';
+      // The line is built only when its level is logged (LOG_LEVEL=warn skips every request's).
+      if (!logger.isLevelEnabled(level)) return;
       const line = {
         requestId,
         method: req.method,
@@ -58,16 +61,8 @@ export function requestLog(logger: Logger, metrics: Metrics): RequestHandler {
         status: res.statusCode,
         ms: Math.round(seconds * 10_000) / 10,
       };
-      if (aborted) {
-        logger.warn(line, 'request aborted by the client');
-        return;
-      }
-      recordRequest(metrics, interaction, res.statusCode, seconds);
-      if (res.statusCode >= 500) logger.error(line, 'request failed');
-      else logger.info(line, 'request');
-    };
-    res.on('finish', () => finish(false));
-    res.on('close', () => finish(!res.writableFinished));
+      logger[level](line, aborted ? 'request aborted by the client' : level === 'error' ? 'request failed' : 'request');
+    });
     next();
   };
 }

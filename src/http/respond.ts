@@ -4,6 +4,9 @@ import type { FhirResult, PreferReturn } from '../interactions/fhir-request';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
+/** Characters past which a JSON text is sent as a Buffer (see writeJson). */
+const LONG_TEXT = 4096;
+
 export interface ResponseOptions {
   baseUrl: string;
   pretty: boolean;
@@ -11,9 +14,44 @@ export interface ResponseOptions {
   requestId: string;
 }
 
-function writeBody(res: Response, body: Resource | OperationOutcome, pretty: boolean): void {
+/**
+ * Ends the response with a JSON body. A long text goes out as a Buffer: node writes a string
+ * body by joining it to the head, and that string, held until the write is done, survived
+ * young-generation GCs (measured with a 24 KB body: 1.6× the GC time and 2/3 of the requests per
+ * second of the Buffer). A short one goes out as a string, head and body in one write.
+ */
+function writeJson(res: Response, json: string | Buffer): void {
+  const body = typeof json === 'string' && json.length > LONG_TEXT ? Buffer.from(json) : json;
   res.setHeader('Content-Type', FHIR_JSON);
-  res.send(pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body));
+  res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+  res.end(body);
+}
+
+function writeBody(res: Response, body: Resource | OperationOutcome, pretty: boolean): void {
+  writeJson(res, pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body));
+}
+
+/** The entity tags of an If-None-Match header (weak comparison, RFC 9110 §13.1.2); `*` matches any. */
+function matchesEntityTag(header: string, etag: string): boolean {
+  if (header.trim() === '*') return true;
+  const opaque = etag.replace(/^W\//, '');
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === opaque);
+}
+
+/**
+ * A conditional read (R4 http.html#cread, RFC 9110 §13.1): the client's copy is current when
+ * If-None-Match names this version, or — without If-None-Match — when If-Modified-Since is not
+ * before the last update (HTTP dates have whole seconds).
+ */
+function notModified(res: Response, etag: string, lastUpdated: number): boolean {
+  const method = res.req.method;
+  if ((method !== 'GET' && method !== 'HEAD') || res.statusCode !== 200) return false;
+  const ifNoneMatch = res.req.headers['if-none-match'];
+  if (ifNoneMatch !== undefined) return matchesEntityTag(ifNoneMatch, etag);
+  const ifModifiedSince = res.req.headers['if-modified-since'];
+  if (ifModifiedSince === undefined) return false;
+  const since = Date.parse(ifModifiedSince);
+  return !Number.isNaN(since) && Math.floor(lastUpdated / 1000) * 1000 <= since;
 }
 
 /**
@@ -26,10 +64,16 @@ export function sendResult(res: Response, result: FhirResult, options: ResponseO
   for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
   const version = result.version;
   if (version !== undefined) {
-    res.setHeader('ETag', `W/"${version.versionId}"`);
+    const etag = `W/"${version.versionId}"`;
+    res.setHeader('ETag', etag);
     res.setHeader('Last-Modified', new Date(version.lastUpdated).toUTCString());
     if (result.location === true) {
       res.setHeader('Location', `${options.baseUrl}/${version.resourceType}/${version.id}/_history/${version.versionId}`);
+    }
+    if (notModified(res, etag, version.lastUpdated)) {
+      res.status(304);
+      res.end();
+      return;
     }
   }
   if (result.honoursPrefer === true) {
@@ -44,8 +88,7 @@ export function sendResult(res: Response, result: FhirResult, options: ResponseO
   }
   if (result.json !== undefined && !options.pretty) {
     // Stored text passed through (FhirResult.json): the same bytes JSON.stringify would give.
-    res.setHeader('Content-Type', FHIR_JSON);
-    res.send(result.json);
+    writeJson(res, result.json);
     return;
   }
   if (result.resource === undefined) {

@@ -53,11 +53,12 @@ export interface FhirResult {
   /** The body resource; omitted for 204 or `return=minimal`. */
   resource?: Resource;
   /**
-   * The body as JSON text when the interaction has it without serialising `resource` (a stored
-   * resource passed through, see `jsonResult`); respond.ts then sends it as is. Exactly
-   * `JSON.stringify(resource)`: a result with another resource must drop it (`withResource`).
+   * The body as JSON text (or its UTF-8 bytes) when the interaction has it without serialising
+   * `resource` (a stored resource passed through, see `jsonResult`; a searchset assembled from
+   * stored texts); respond.ts then sends it as is. Exactly `JSON.stringify(resource)`: a result
+   * with another resource must drop it (`withResource`).
    */
-  json?: string;
+  json?: string | Buffer;
   /** Sets ETag / Last-Modified / Location from this stored version (R4 http.html#versioning). */
   version?: { resourceType: ResourceType; id: string; versionId: number; lastUpdated: number };
   /** Shown instead of the resource when the client asked `Prefer: return=OperationOutcome`. */
@@ -73,14 +74,14 @@ export interface FhirResult {
  * A result whose body is JSON text: `resource` is parsed from it on first use (batch entries and
  * access checks need the object; a plain read or search response never does).
  */
-export function jsonResult(fields: Omit<FhirResult, 'resource' | 'json'>, json: string): FhirResult {
+export function jsonResult(fields: Omit<FhirResult, 'resource' | 'json'>, json: string | Buffer): FhirResult {
   let resource: Resource | undefined;
   const result: FhirResult = { ...fields, json };
   Object.defineProperty(result, 'resource', {
     enumerable: true,
     configurable: true,
     get: (): Resource => {
-      resource ??= JSON.parse(json) as Resource;
+      resource ??= JSON.parse(typeof json === 'string' ? json : json.toString('utf8')) as Resource;
       return resource;
     },
   });

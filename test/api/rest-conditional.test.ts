@@ -162,3 +162,49 @@ describe('If-Match (version-aware updates)', () => {
     expect((await request(t.app).get(`/fhir/Patient/${id}`)).body.meta.versionId).toBe('2');
   });
 });
+
+describe('conditional read (If-None-Match, If-Modified-Since; R4 http.html#cread)', () => {
+  let id = '';
+  let lastModified = '';
+  beforeAll(async () => {
+    const created = await send('post', '/fhir/Patient', patient('cread-1'), {});
+    id = String(created.body.id);
+    const read = await request(t.app).get(`/fhir/Patient/${id}`);
+    lastModified = String(read.headers['last-modified']);
+  });
+
+  it('answers 304 with the ETag and no body when If-None-Match names the current version', async () => {
+    const res = await request(t.app).get(`/fhir/Patient/${id}`).set('If-None-Match', 'W/"1"');
+    expect(res.status).toBe(304);
+    expect(res.headers['etag']).toBe('W/"1"');
+    expect(res.text).toBe('');
+  });
+
+  it('compares entity tags weakly, in a list, and with *', async () => {
+    expect((await request(t.app).get(`/fhir/Patient/${id}`).set('If-None-Match', '"7", "1"')).status).toBe(304);
+    expect((await request(t.app).get(`/fhir/Patient/${id}`).set('If-None-Match', '*')).status).toBe(304);
+    expect((await request(t.app).get(`/fhir/Patient/${id}/_history/1`).set('If-None-Match', 'W/"1"')).status).toBe(304);
+  });
+
+  it('answers 200 with the resource when If-None-Match names another version', async () => {
+    const res = await request(t.app).get(`/fhir/Patient/${id}`).set('If-None-Match', 'W/"2"');
+    expect(res.status).toBe(200);
+    expect(res.body.id).toBe(id);
+  });
+
+  it('answers 304 for If-Modified-Since at or after the last update, 200 before it', async () => {
+    expect((await request(t.app).get(`/fhir/Patient/${id}`).set('If-Modified-Since', lastModified)).status).toBe(304);
+    const before = new Date(Date.parse(lastModified) - 60_000).toUTCString();
+    const res = await request(t.app).get(`/fhir/Patient/${id}`).set('If-Modified-Since', before);
+    expect(res.status).toBe(200);
+    expect(res.body.id).toBe(id);
+    // If-None-Match wins over If-Modified-Since (RFC 9110 §13.1.3).
+    expect((await request(t.app).get(`/fhir/Patient/${id}`).set('If-None-Match', 'W/"2"').set('If-Modified-Since', lastModified)).status).toBe(200);
+  });
+
+  it('ignores the conditions on writes', async () => {
+    const res = await send('put', `/fhir/Patient/${id}`, { ...patient('cread-1'), id }, { 'If-None-Match': 'W/"1"' });
+    expect(res.status).toBe(200);
+    expect(res.headers['etag']).toBe('W/"2"');
+  });
+});

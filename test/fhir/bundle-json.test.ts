@@ -4,7 +4,8 @@ import { jsonResult, withResource } from '../../src/interactions/fhir-request';
 
 const slot: Slot = { resourceType: 'Slot', id: 's1', schedule: { reference: 'Schedule/x' }, status: 'free', start: '2027-01-04T08:00:00Z', end: '2027-01-04T08:15:00Z' };
 
-const schedule: Schedule = { resourceType: 'Schedule', id: 'x', actor: [] };
+// Non-ASCII text: the body is UTF-8 bytes, so characters and bytes differ in number.
+const schedule: Schedule = { resourceType: 'Schedule', id: 'x', actor: [], comment: 'Ωράριο Δρ. Παπαδοπούλου — 08:00–17:00' };
 const busy: Slot = { ...slot, status: 'busy' };
 
 describe('searchset JSON assembled from stored texts', () => {
@@ -15,12 +16,17 @@ describe('searchset JSON assembled from stored texts', () => {
     ];
     const extra = { total: 2, link: [{ relation: 'self', url: 'http://x/fhir/Slot?_count=20' }] };
     const texts = entries.map((e) => entryJson(e.fullUrl ?? '', JSON.stringify(e.resource), e.search?.mode === 'include' ? 'include' : 'match'));
-    expect(bundleJson('searchset', texts, extra)).toBe(JSON.stringify(bundle('searchset', entries, extra)));
+    expect(bundleJson('searchset', texts, extra).toString('utf8')).toBe(JSON.stringify(bundle('searchset', entries, extra)));
+  });
+
+  test('a result built from the bytes parses its resource from them', () => {
+    const json = bundleJson('searchset', [entryJson('http://x/fhir/Schedule/x', JSON.stringify(schedule), 'match')]);
+    expect(jsonResult({ status: 200 }, json).resource).toEqual(bundle('searchset', [{ fullUrl: 'http://x/fhir/Schedule/x', resource: schedule, search: { mode: 'match' } }]));
   });
 
   test('without entries the Bundle has no entry element', () => {
-    expect(bundleJson('searchset', [], { total: 0 })).toBe(JSON.stringify(bundle('searchset', [], { total: 0 })));
-    expect(JSON.parse(bundleJson('searchset', []))).not.toHaveProperty('entry');
+    expect(bundleJson('searchset', [], { total: 0 }).toString('utf8')).toBe(JSON.stringify(bundle('searchset', [], { total: 0 })));
+    expect(JSON.parse(bundleJson('searchset', []).toString('utf8'))).not.toHaveProperty('entry');
   });
 });
 
