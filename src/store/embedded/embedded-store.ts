@@ -24,7 +24,7 @@ import { HistoryLog, SegmentReader } from './history-log';
 import { cloneJson, deepFreeze } from '../../fhir/json-values';
 import { LruCache } from './lru-cache';
 import { INDEXED_PARAMETERS, TypeIndexes } from './indexes';
-import { JournalWriter, listSegments, packLocation, RecordBuilder, scanSegment, segmentFileName } from './journal';
+import { JournalWriter, listSegments, packLocation, scanSegment, segmentFileName } from './journal';
 import { DataDirectoryLock } from './lock-file';
 import { Mutex } from './mutex';
 import { planQuery } from './query-planner';
@@ -335,8 +335,6 @@ class EmbeddedStoreImpl implements EmbeddedStore {
   private snapshotDeferred = false;
   /** Journal bytes in segments rotated since the newest snapshot's capture (the current one not included). */
   private rotatedSinceSnapshot: number;
-  /** The previous commit's record buffer, to build the next one in (journal.ts RecordBuilder); used inside the write lock only. */
-  private recordBuffer: Buffer | undefined;
   private closing: Promise<void> | undefined;
   private closed = false;
   private failure: unknown;
@@ -503,7 +501,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
 
   private readLine(state: TypeState, position: number): Buffer {
     const { location, length } = state.history.locationAt(position);
-    return this.segmentReader.read(location, length);
+    return this.journal.unwritten(location, length) ?? this.segmentReader.read(location, length);
   }
 
   commit(writes: ResourceWrite[]): Promise<void> {
@@ -539,7 +537,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
       // A large commit (a generator run: thousands of Slots) is encoded a slice per event-loop
       // turn, so reads go on being answered meanwhile; they see the state before this commit
       // until it is applied below, all at once.
-      const builder = new RecordBuilder(this.recordBuffer);
+      const builder = this.journal.newRecord();
       const metas: WriteMeta[] = [];
       for (const write of writes) {
         if (metas.length % WRITES_PER_TURN === WRITES_PER_TURN - 1) await setImmediate();
@@ -547,15 +545,13 @@ class EmbeddedStoreImpl implements EmbeddedStore {
         builder.add(text);
         metas.push(meta);
       }
-      const record = builder.finish();
       let appended: { seq: number; offset: number };
       try {
-        appended = this.journal.append(record);
+        appended = this.journal.append(builder);
       } catch (e) {
         this.fail(e);
         throw e;
       }
-      this.recordBuffer = builder.reusableBuffer;
       const segment = this.journal.segment;
       const { lineOffsets, lineLengths } = builder;
       metas.forEach((meta, i) => {
