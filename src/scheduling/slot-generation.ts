@@ -342,12 +342,14 @@ function slotBuilder(schedule: Schedule & { id: string }): (time: Interval, stat
       }),
     ) as Pick<Slot, 'serviceCategory' | 'serviceType' | 'specialty'>,
   );
-  const reference = `Schedule/${schedule.id}`;
+  // Shared by the run's Slots and frozen too: a Slot is given its own top-level members only.
+  const meta = deepFreeze({ tag: [{ ...GENERATED_SLOT_TAG }] });
+  const reference = deepFreeze({ reference: `Schedule/${schedule.id}` });
   return (time, status, rules) => {
     const slot: Slot = {
       resourceType: 'Slot',
-      meta: { tag: [{ ...GENERATED_SLOT_TAG }] },
-      schedule: { reference },
+      meta,
+      schedule: reference,
       status,
       start: formatInstant(time.start, rules),
       end: formatInstant(time.end, rules),
@@ -384,18 +386,34 @@ function cutAt(text: string, marks: readonly string[]): string[] | undefined {
  * made once per instant.
  */
 interface InstantValues {
-  instant: string;
-  range: DateRange;
-  rangeJson: string;
-  loText: string;
+  readonly instant: string;
+  readonly range: DateRange;
+  readonly rangeJson: string;
+  readonly loText: string;
 }
 
+/**
+ * InstantValues by instant text, across runs: the Schedules of a clinic mostly share their Slot
+ * times, so the whole clinic's Slots share the texts (and the heap their entries' search texts
+ * hold). Emptied when full, so it stays small whatever the instants.
+ */
+const instantCache = new Map<string, InstantValues | null>();
+const INSTANT_CACHE_SIZE = 20_000;
+
+/** The instant's values; undefined when dateRange cannot read it. */
 function instantValues(instant: string): InstantValues | undefined {
+  const cached = instantCache.get(instant);
+  if (cached !== undefined) return cached ?? undefined;
   const range = dateRange(instant);
-  if (range === undefined) return undefined;
-  const loText = String(range.lo);
-  // Frozen: back-to-back Slots share it (one's end range is the next one's start range).
-  return { instant, range: Object.freeze(range), rangeJson: `[{"lo":${loText},"hi":${range.hi}}]`, loText };
+  let values: InstantValues | null = null;
+  if (range !== undefined) {
+    const loText = String(range.lo);
+    // Frozen: every Slot at this instant shares it.
+    values = Object.freeze({ instant, range: Object.freeze(range), rangeJson: `[{"lo":${loText},"hi":${range.hi}}]`, loText });
+  }
+  if (instantCache.size >= INSTANT_CACHE_SIZE) instantCache.clear();
+  instantCache.set(instant, values);
+  return values ?? undefined;
 }
 
 /**
@@ -455,13 +473,6 @@ export function slotWriter(schedule: Schedule & { id: string }, lastUpdated: num
   const buildSlot = slotBuilder(schedule);
   const rules = zoneRules('UTC');
   const templates = new Map<string, SlotTemplate | undefined>();
-  // Back-to-back Slots: one Slot's end is the next one's start, so its values (and the memory the
-  // entries' search texts hold) are shared rather than made twice.
-  let last: InstantValues | undefined;
-  const valuesOf = (instant: string): InstantValues | undefined => {
-    if (last?.instant !== instant) last = instantValues(instant);
-    return last;
-  };
   return (slot, id) => {
     const withExtension = slot.extension !== undefined;
     const kind = withExtension ? `${slot.status}+extension` : slot.status;
@@ -473,8 +484,8 @@ export function slotWriter(schedule: Schedule & { id: string }, lastUpdated: num
       template = slotTemplate(prototype, lastUpdated);
       templates.set(kind, template);
     }
-    const start = valuesOf(slot.start);
-    const end = valuesOf(slot.end);
+    const start = instantValues(slot.start);
+    const end = instantValues(slot.end);
     if (template === undefined || start === undefined || end === undefined) {
       // A Schedule code containing a mark (no template), or an instant dateRange cannot read: the generic path.
       return nextVersion('Slot', id, slot as StoredFhirResource, 'POST', undefined, lastUpdated);
