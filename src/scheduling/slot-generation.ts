@@ -328,6 +328,30 @@ export function planSlotChanges(input: SlotPlanInput): SlotPlan {
 }
 
 /**
+ * Slot boundary texts by zone and instant, across runs (bounded like `instantCache`): the
+ * Schedules of a clinic share their Slot times, so their Slots share the texts, which are then
+ * flat and hashed once (`instantValues` looks them up) rather than built per Slot.
+ */
+const instantTexts = new WeakMap<ZoneRules, Map<number, string>>();
+/** Entries each instant cache holds before it is emptied (a 90-day horizon of 15-minute Slots is ~8,600 instants). */
+const INSTANT_CACHE_SIZE = 20_000;
+
+function instantText(instant: number, rules: ZoneRules): string {
+  let texts = instantTexts.get(rules);
+  if (texts === undefined) {
+    texts = new Map();
+    instantTexts.set(rules, texts);
+  }
+  let text = texts.get(instant);
+  if (text === undefined) {
+    if (texts.size >= INSTANT_CACHE_SIZE) texts.clear();
+    text = formatInstant(instant, rules);
+    texts.set(instant, text);
+  }
+  return text;
+}
+
+/**
  * Builds the Slots of one schedule. The codes are captured once (a JSON round trip, so no Slot
  * shares an object with the Schedule) and frozen, and every Slot of the run shares them: copying
  * them per Slot was a tenth of the generator's own time and garbage.
@@ -351,8 +375,8 @@ function slotBuilder(schedule: Schedule & { id: string }): (time: Interval, stat
       meta,
       schedule: reference,
       status,
-      start: formatInstant(time.start, rules),
-      end: formatInstant(time.end, rules),
+      start: instantText(time.start, rules),
+      end: instantText(time.end, rules),
     };
     if (codes.serviceCategory && codes.serviceCategory.length > 0) slot.serviceCategory = codes.serviceCategory;
     if (codes.serviceType && codes.serviceType.length > 0) slot.serviceType = codes.serviceType;
@@ -395,10 +419,9 @@ interface InstantValues {
 /**
  * InstantValues by instant text, across runs: the Schedules of a clinic mostly share their Slot
  * times, so the whole clinic's Slots share the texts (and the heap their entries' search texts
- * hold). Emptied when full, so it stays small whatever the instants.
+ * hold). Emptied when full (INSTANT_CACHE_SIZE), so it stays small whatever the instants.
  */
 const instantCache = new Map<string, InstantValues | null>();
-const INSTANT_CACHE_SIZE = 20_000;
 
 /** The instant's values; undefined when dateRange cannot read it. */
 function instantValues(instant: string): InstantValues | undefined {
