@@ -138,10 +138,19 @@ describe('journal writer', () => {
     second.add('x');
     const next = journal.append(second);
     await journal.syncAll();
-    journal.close();
+    await journal.close();
     const file = fs.readFileSync(path.join(dir, segmentFileName(1)));
     expect(file.subarray(RECORD_HEADER_BYTES, next.offset).toString()).toBe('{"a":"ü"}\nsecond line');
     expect(file.subarray(next.offset + RECORD_HEADER_BYTES).toString()).toBe('x');
+  });
+  test('close waits for a write still in flight before it gives up the descriptor', async () => {
+    const dir = tempDir();
+    const journal = JournalWriter.open(dir, 1, 0);
+    const builder = journal.newRecord();
+    builder.add('in flight at close');
+    journal.append(builder);
+    await journal.close();
+    expect(fs.readFileSync(path.join(dir, segmentFileName(1))).subarray(RECORD_HEADER_BYTES).toString()).toBe('in flight at close');
   });
 });
 

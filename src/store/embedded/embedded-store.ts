@@ -705,7 +705,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
       this.texts.clear();
       this.searchValues.clear();
       this.segmentReader.close();
-      this.journal.close();
+      await this.journal.close();
       this.lock.release();
     }
   }

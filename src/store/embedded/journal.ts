@@ -68,7 +68,7 @@ export class RecordBuilder {
   /** Each line's UTF-8 length. */
   readonly lineLengths: number[] = [];
 
-  /** `buffer`: where to build (its contents are overwritten), grown as needed; see `buffer`. */
+  /** `buffer`: where to build (its contents are overwritten), grown as needed; see `reusableBuffer`. */
   constructor(private buffer: Buffer = Buffer.allocUnsafe(INITIAL_RECORD_BYTES)) {}
 
   /**
@@ -317,7 +317,9 @@ export class JournalWriter {
     this.bytes = 0;
   }
 
-  close(): void {
+  /** Closes the segment once no write is in flight on it (a queued write must not reach a reused descriptor). */
+  async close(): Promise<void> {
+    await this.written;
     fs.closeSync(this.fd);
   }
 }
