@@ -404,13 +404,12 @@ function cutAt(text: string, marks: readonly string[]): string[] | undefined {
 }
 
 /**
- * One instant of a run with what the Slot writes need of it: its search range, that range's JSON
- * text (as JSON.stringify writes `[range]`: dateRange gives finite integers, `lo` first) and its
- * `lo` as text (the sort key). Turning a 13-digit number into text is a dtoa each time, so each is
- * made once per instant.
+ * What the Slot writes need of one boundary instant: its search range, that range's JSON text (as
+ * JSON.stringify writes `[range]`: dateRange gives finite integers, `lo` first) and its `lo` as
+ * text (the sort key). Turning a 13-digit number into text is a dtoa each time, so each is made
+ * once per instant.
  */
 interface InstantValues {
-  readonly instant: string;
   readonly range: DateRange;
   readonly rangeJson: string;
   readonly loText: string;
@@ -432,7 +431,7 @@ function instantValues(instant: string): InstantValues | undefined {
   if (range !== undefined) {
     const loText = String(range.lo);
     // Frozen: every Slot at this instant shares it.
-    values = Object.freeze({ instant, range: Object.freeze(range), rangeJson: `[{"lo":${loText},"hi":${range.hi}}]`, loText });
+    values = Object.freeze({ range: Object.freeze(range), rangeJson: `[{"lo":${loText},"hi":${range.hi}}]`, loText });
   }
   if (instantCache.size >= INSTANT_CACHE_SIZE) instantCache.clear();
   instantCache.set(instant, values);
