@@ -328,6 +328,30 @@ export function planSlotChanges(input: SlotPlanInput): SlotPlan {
 }
 
 /**
+ * Slot boundary texts by zone and instant, across runs (bounded like `instantCache`): the
+ * Schedules of a clinic share their Slot times, so their Slots share the texts, which are then
+ * flat and hashed once (`instantValues` looks them up) rather than built per Slot.
+ */
+const instantTexts = new WeakMap<ZoneRules, Map<number, string>>();
+/** Entries each instant cache holds before it is emptied (a 90-day horizon of 15-minute Slots is ~8,600 instants). */
+const INSTANT_CACHE_SIZE = 20_000;
+
+function instantText(instant: number, rules: ZoneRules): string {
+  let texts = instantTexts.get(rules);
+  if (texts === undefined) {
+    texts = new Map();
+    instantTexts.set(rules, texts);
+  }
+  let text = texts.get(instant);
+  if (text === undefined) {
+    if (texts.size >= INSTANT_CACHE_SIZE) texts.clear();
+    text = formatInstant(instant, rules);
+    texts.set(instant, text);
+  }
+  return text;
+}
+
+/**
  * Builds the Slots of one schedule. The codes are captured once (a JSON round trip, so no Slot
  * shares an object with the Schedule) and frozen, and every Slot of the run shares them: copying
  * them per Slot was a tenth of the generator's own time and garbage.
@@ -342,15 +366,17 @@ function slotBuilder(schedule: Schedule & { id: string }): (time: Interval, stat
       }),
     ) as Pick<Slot, 'serviceCategory' | 'serviceType' | 'specialty'>,
   );
-  const reference = `Schedule/${schedule.id}`;
+  // Shared by the run's Slots and frozen too: a Slot is given its own top-level members only.
+  const meta = deepFreeze({ tag: [{ ...GENERATED_SLOT_TAG }] });
+  const reference = deepFreeze({ reference: `Schedule/${schedule.id}` });
   return (time, status, rules) => {
     const slot: Slot = {
       resourceType: 'Slot',
-      meta: { tag: [{ ...GENERATED_SLOT_TAG }] },
-      schedule: { reference },
+      meta,
+      schedule: reference,
       status,
-      start: formatInstant(time.start, rules),
-      end: formatInstant(time.end, rules),
+      start: instantText(time.start, rules),
+      end: instantText(time.end, rules),
     };
     if (codes.serviceCategory && codes.serviceCategory.length > 0) slot.serviceCategory = codes.serviceCategory;
     if (codes.serviceType && codes.serviceType.length > 0) slot.serviceType = codes.serviceType;
@@ -377,9 +403,39 @@ function cutAt(text: string, marks: readonly string[]): string[] | undefined {
   return parts;
 }
 
-/** The JSON text of `[range]`, as JSON.stringify writes it (dateRange gives finite integers, `lo` first). */
-function rangeJson(range: DateRange): string {
-  return `[{"lo":${range.lo},"hi":${range.hi}}]`;
+/**
+ * What the Slot writes need of one boundary instant: its search range, that range's JSON text (as
+ * JSON.stringify writes `[range]`: dateRange gives finite integers, `lo` first) and its `lo` as
+ * text (the sort key). Turning a 13-digit number into text is a dtoa each time, so each is made
+ * once per instant.
+ */
+interface InstantValues {
+  readonly range: DateRange;
+  readonly rangeJson: string;
+  readonly loText: string;
+}
+
+/**
+ * InstantValues by instant text, across runs: the Schedules of a clinic mostly share their Slot
+ * times, so the whole clinic's Slots share the texts (and the heap their entries' search texts
+ * hold). Emptied when full (INSTANT_CACHE_SIZE), so it stays small whatever the instants.
+ */
+const instantCache = new Map<string, InstantValues | null>();
+
+/** The instant's values; undefined when dateRange cannot read it. */
+function instantValues(instant: string): InstantValues | undefined {
+  const cached = instantCache.get(instant);
+  if (cached !== undefined) return cached ?? undefined;
+  const range = dateRange(instant);
+  let values: InstantValues | null = null;
+  if (range !== undefined) {
+    const loText = String(range.lo);
+    // Frozen: every Slot at this instant shares it.
+    values = Object.freeze({ range: Object.freeze(range), rangeJson: `[{"lo":${loText},"hi":${range.hi}}]`, loText });
+  }
+  if (instantCache.size >= INSTANT_CACHE_SIZE) instantCache.clear();
+  instantCache.set(instant, values);
+  return values ?? undefined;
 }
 
 /**
@@ -415,6 +471,20 @@ function slotTemplate(prototype: Slot, lastUpdated: number): SlotTemplate | unde
 }
 
 /**
+ * A Slot's sort keys: the template's with its own `start` and `end`, in the template's key order,
+ * frozen, so the store keeps this object rather than a copy (entry.ts freezeSortKeys). Assigned
+ * key by key: V8 lays a spread copy out more than twice as large.
+ */
+function sortKeys(template: SortKeys, start: number, end: number): SortKeys {
+  const o: SortKeys = {};
+  for (const key of Object.keys(template)) {
+    const value = template[key];
+    if (value !== undefined) o[key] = key === 'start' ? start : key === 'end' ? end : value;
+  }
+  return Object.freeze(o);
+}
+
+/**
  * Writes for the new Slots of one generator run (`planSlotChanges`' `create`, with `extension`
  * set on busy ones): each the first version, as `nextVersion` would make it, with its JSON text
  * (store.ts ResourceWrite `json`) filled into a per-run template instead of indexing and
@@ -425,17 +495,6 @@ export function slotWriter(schedule: Schedule & { id: string }, lastUpdated: num
   const buildSlot = slotBuilder(schedule);
   const rules = zoneRules('UTC');
   const templates = new Map<string, SlotTemplate | undefined>();
-  // Back-to-back Slots: one Slot's end range is the next one's start range, so its text (and
-  // the memory the entries' search texts hold) is shared rather than made twice.
-  let lastRange: DateRange = { lo: Number.NaN, hi: Number.NaN };
-  let lastRangeJson = '';
-  const rangeText = (range: DateRange): string => {
-    if (range.lo !== lastRange.lo || range.hi !== lastRange.hi) {
-      lastRange = range;
-      lastRangeJson = rangeJson(range);
-    }
-    return lastRangeJson;
-  };
   return (slot, id) => {
     const withExtension = slot.extension !== undefined;
     const kind = withExtension ? `${slot.status}+extension` : slot.status;
@@ -447,8 +506,8 @@ export function slotWriter(schedule: Schedule & { id: string }, lastUpdated: num
       template = slotTemplate(prototype, lastUpdated);
       templates.set(kind, template);
     }
-    const start = dateRange(slot.start);
-    const end = dateRange(slot.end);
+    const start = instantValues(slot.start);
+    const end = instantValues(slot.end);
     if (template === undefined || start === undefined || end === undefined) {
       // A Schedule code containing a mark (no template), or an instant dateRange cannot read: the generic path.
       return nextVersion('Slot', id, slot as StoredFhirResource, 'POST', undefined, lastUpdated);
@@ -471,12 +530,12 @@ export function slotWriter(schedule: Schedule & { id: string }, lastUpdated: num
       versionId: 1,
       lastUpdated,
       previousVersionId: 0,
-      s: { ...template.s, start: [start], end: [end] },
-      o: { ...template.o, start: start.lo, end: end.lo },
+      s: { ...template.s, start: [start.range], end: [end.range] },
+      o: sortKeys(template.o, start.range.lo, end.range.lo),
       json: {
         resource: resourceJson,
-        s: `${sj[0]}${rangeText(start)}${sj[1]}${rangeText(end)}${sj[2]}`,
-        o: `${oj[0]}${start.lo}${oj[1]}${end.lo}${oj[2]}`,
+        s: `${sj[0]}${start.rangeJson}${sj[1]}${end.rangeJson}${sj[2]}`,
+        o: `${oj[0]}${start.loText}${oj[1]}${end.loText}${oj[2]}`,
       },
     };
   };

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createEmbeddedStore } from '../../src/store/embedded/embedded-store';
 import type { Entry } from '../../src/store/embedded/entry';
-import { encodeRecord, listSegments, segmentFileName } from '../../src/store/embedded/journal';
+import { encodeRecord, listSegments, RecordBuilder, segmentFileName } from '../../src/store/embedded/journal';
 import { cloneJson, deepFreeze } from '../../src/fhir/json-values';
 import { LruCache } from '../../src/store/embedded/lru-cache';
 import { HistoryLog } from '../../src/store/embedded/history-log';
@@ -97,6 +97,30 @@ describe('write and snapshot encodings', () => {
       expect(line.equals(e.line)).toBe(true);
       expect(decodeWriteResource(line)).toEqual((i === 1 ? plain : accented).resource);
     });
+  });
+});
+
+describe('record builder', () => {
+  test('a reused buffer (smaller than the record, holding an older record) yields the same bytes as a fresh one', () => {
+    const plain = slotWrite({ id: 'plain' });
+    const accented = nextVersion('Patient', 'ü', { resourceType: 'Patient', id: 'ü', name: [{ family: 'Παπαδοπούλου 😀' }] } as StoredFhirResource, 'POST', undefined, T0);
+    const encoded = [encodeWrite(accented), ...Array.from({ length: 30 }, () => encodeWrite(plain)), encodeWrite(accented)];
+    const fresh = encodeRecord(encoded);
+    const older = new RecordBuilder(Buffer.alloc(64, 0xff));
+    for (const e of encoded.slice(0, 3)) older.add(e.text);
+    older.finish();
+    const reused = older.reusableBuffer;
+    expect(reused).toBeDefined();
+    const builder = new RecordBuilder(reused);
+    for (const e of encoded) builder.add(e.text);
+    const record = builder.finish();
+    expect(record.equals(fresh.record)).toBe(true);
+    expect(builder.lineOffsets).toEqual(fresh.lineOffsets);
+    expect(builder.lineLengths).toEqual(encoded.map((e) => e.byteLength));
+    // A shorter record next, in the grown buffer: the older bytes after it are not part of it.
+    const next = new RecordBuilder(builder.reusableBuffer);
+    next.add(encoded[1]?.text ?? '');
+    expect(next.finish().equals(encodeRecord([encoded[1] ?? encodeWrite(plain)]).record)).toBe(true);
   });
 });
 

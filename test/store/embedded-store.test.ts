@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Query } from 'mingo';
 import { createEmbeddedStore, snapshotAction } from '../../src/store/embedded/embedded-store';
 import type { EmbeddedStore } from '../../src/store/embedded/embedded-store';
-import { encodeRecord, listSegments, segmentFileName } from '../../src/store/embedded/journal';
+import { encodeRecord, JournalWriter, listSegments, packLocation, RECORD_HEADER_BYTES, segmentFileName } from '../../src/store/embedded/journal';
 import { listSnapshots, snapshotFileName } from '../../src/store/embedded/snapshot';
 import { encodeWrite } from '../../src/store/embedded/write-codec';
 import type { ResourceDocument, ResourceWrite } from '../../src/store/store';
@@ -90,6 +90,25 @@ describe('embedded store: persistence', () => {
     await recovered.close();
   });
 
+  test('a commit is readable as soon as it is applied, while its journal write may still be in flight', async () => {
+    const dir = tempDir();
+    const store = await createEmbeddedStore({ dataDir: dir });
+    const big = Array.from({ length: 2000 }, (_, i) => slotWrite({ id: `big${i}`, start: T0 + i * 15 * MINUTE }));
+    const committed = store.commit(big);
+    // Queued behind the commit's apply, ahead of its fdatasync: reads the documents it just wrote.
+    const read = store.transaction([], async (reader) => {
+      const { documents } = await reader.find('Slot', { filter: { _id: { $in: ['big0', 'big1999'] } } });
+      return { writes: [], result: documents.map((d) => d.resource) };
+    });
+    const [, found] = await Promise.all([committed, read]);
+    expect(found).toEqual([big[0]?.resource, big[1999]?.resource]);
+    const copy = crashCopy(dir);
+    await store.close();
+    const recovered = await createEmbeddedStore({ dataDir: copy });
+    expect(await allSlotIds(recovered)).toHaveLength(2000);
+    await recovered.close();
+  });
+
   test('mutating returned search values changes neither the stored document nor the indexes', async () => {
     const store = await createEmbeddedStore({ dataDir: tempDir() });
     await store.commit([slotWrite({ id: 'a' })]);
@@ -99,6 +118,39 @@ describe('embedded store: persistence', () => {
     expect((await store.read('Slot', 'a'))?.s['status']).toEqual(['free']);
     expect((await store.find('Slot', { filter: { $and: [{ 's.status': { $in: ['busy'] } }] } })).documents).toEqual([]);
     await store.close();
+  });
+});
+
+describe('journal writer', () => {
+  test("an appended record's lines are served from memory until its write completes, then from the file; a later record built in its buffer leaves it intact", async () => {
+    const dir = tempDir();
+    const journal = JournalWriter.open(dir, 1, 0);
+    const first = journal.newRecord();
+    first.add('{"a":"ü"}');
+    first.add('second line');
+    const { offset } = journal.append(first);
+    const location = packLocation(1, offset + (first.lineOffsets[1] ?? 0));
+    // Synchronously after append the write cannot have been reported done: the line comes from memory.
+    expect(journal.unwritten(location, first.lineLengths[1] ?? 0)?.toString()).toBe('second line');
+    await journal.syncAll();
+    expect(journal.unwritten(location, first.lineLengths[1] ?? 0)).toBeUndefined();
+    const second = journal.newRecord();
+    second.add('x');
+    const next = journal.append(second);
+    await journal.syncAll();
+    await journal.close();
+    const file = fs.readFileSync(path.join(dir, segmentFileName(1)));
+    expect(file.subarray(RECORD_HEADER_BYTES, next.offset).toString()).toBe('{"a":"ü"}\nsecond line');
+    expect(file.subarray(next.offset + RECORD_HEADER_BYTES).toString()).toBe('x');
+  });
+  test('close waits for a write still in flight before it gives up the descriptor', async () => {
+    const dir = tempDir();
+    const journal = JournalWriter.open(dir, 1, 0);
+    const builder = journal.newRecord();
+    builder.add('in flight at close');
+    journal.append(builder);
+    await journal.close();
+    expect(fs.readFileSync(path.join(dir, segmentFileName(1))).subarray(RECORD_HEADER_BYTES).toString()).toBe('in flight at close');
   });
 });
 

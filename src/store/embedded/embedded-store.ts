@@ -24,7 +24,7 @@ import { HistoryLog, SegmentReader } from './history-log';
 import { cloneJson, deepFreeze } from '../../fhir/json-values';
 import { LruCache } from './lru-cache';
 import { INDEXED_PARAMETERS, TypeIndexes } from './indexes';
-import { encodeRecord, JournalWriter, listSegments, packLocation, scanSegment, segmentFileName } from './journal';
+import { JournalWriter, listSegments, packLocation, scanSegment, segmentFileName } from './journal';
 import { DataDirectoryLock } from './lock-file';
 import { Mutex } from './mutex';
 import { planQuery } from './query-planner';
@@ -32,7 +32,6 @@ import { listSnapshots, loadSnapshot, removeTemporaryFiles, snapshotFileName, wr
 import type { SnapshotCapture } from './snapshot';
 import { effectiveSort, sortPage } from './sort';
 import { decodeWriteMeta, decodeWriteResource, decodeWriteResourceText, decodeWriteSearchJson, encodeWrite } from './write-codec';
-import type { EncodedWrite } from './write-codec';
 
 /**
  * The embedded store (SPEC §2): no server, one process, everything under `dataDir`.
@@ -502,7 +501,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
 
   private readLine(state: TypeState, position: number): Buffer {
     const { location, length } = state.history.locationAt(position);
-    return this.segmentReader.read(location, length);
+    return this.journal.unwritten(location, length) ?? this.segmentReader.read(location, length);
   }
 
   commit(writes: ResourceWrite[]): Promise<void> {
@@ -533,28 +532,30 @@ class EmbeddedStoreImpl implements EmbeddedStore {
       const { writes, result: value } = await plan();
       if (writes.length === 0) return { result: value, seq: 0 };
       this.checkVersions(writes);
-      // Each line's text is written straight into the record: no commit-sized string (it
-      // outlived the scavenger and made the old generation churn), no Buffer per line. A large
-      // commit (a generator run: thousands of Slots) is encoded a slice per event-loop turn, so
-      // reads go on being answered meanwhile; they see the state before this commit until it is
-      // applied below, all at once.
-      const encoded: EncodedWrite[] = [];
+      // Each line's text is encoded into the record as soon as it is made (journal.ts
+      // RecordBuilder): no commit-sized string and no line text kept until the record is sized.
+      // A large commit (a generator run: thousands of Slots) is encoded a slice per event-loop
+      // turn, so reads go on being answered meanwhile; they see the state before this commit
+      // until it is applied below, all at once.
+      const builder = this.journal.newRecord();
+      const metas: WriteMeta[] = [];
       for (const write of writes) {
-        if (encoded.length % WRITES_PER_TURN === WRITES_PER_TURN - 1) await setImmediate();
-        encoded.push(encodeWrite(write));
+        if (metas.length % WRITES_PER_TURN === WRITES_PER_TURN - 1) await setImmediate();
+        const { text, meta } = encodeWrite(write);
+        builder.add(text);
+        metas.push(meta);
       }
-      const { record, lineOffsets } = encodeRecord(encoded);
       let appended: { seq: number; offset: number };
       try {
-        appended = this.journal.append(record);
+        appended = this.journal.append(builder);
       } catch (e) {
         this.fail(e);
         throw e;
       }
       const segment = this.journal.segment;
-      encoded.forEach(({ byteLength, meta }, i) => {
-        const write = writes[i];
-        this.state.apply(meta, packLocation(segment, appended.offset + (lineOffsets[i] ?? 0)), byteLength, write?.s);
+      const { lineOffsets, lineLengths } = builder;
+      metas.forEach((meta, i) => {
+        this.state.apply(meta, packLocation(segment, appended.offset + (lineOffsets[i] ?? 0)), lineLengths[i] ?? 0, writes[i]?.s);
       });
       return { result: value, seq: appended.seq };
     });
@@ -704,7 +705,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
       this.texts.clear();
       this.searchValues.clear();
       this.segmentReader.close();
-      this.journal.close();
+      await this.journal.close();
       this.lock.release();
     }
   }

@@ -183,8 +183,12 @@ export function appendPosition(h: Entry['h'] | undefined, position: number): Ent
   return typeof h === 'number' ? [h, position] : h.concat(position);
 }
 
-/** A frozen copy of the sort keys, independent of the caller's object. */
+/**
+ * The sort keys as a frozen object independent of the caller's: a frozen one as it is (its values
+ * are strings and numbers, so it cannot change; the Slot generator makes them compact), others copied.
+ */
 export function freezeSortKeys(o: SortKeys): SortKeys {
+  if (Object.isFrozen(o)) return o;
   // A loop, not `{ ...o }`: V8 lays spread copies out far larger (~225 vs ~95 bytes here).
   const copy: SortKeys = {};
   for (const key of Object.keys(o)) {

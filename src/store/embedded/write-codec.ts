@@ -20,28 +20,36 @@ const NULL_RESOURCE = Buffer.from('null');
 const EMPTY_JSON = '{}';
 
 /**
- * One write encoded for the journal: its line's text, that text's UTF-8 length, and the meta the
- * store applies. The text goes straight into the commit's record (journal.ts encodeRecord): no
- * Buffer per line and no second copy.
+ * One write encoded for the journal: its line's text and the meta the store applies. The text is
+ * encoded into the commit's record (journal.ts RecordBuilder) right away: no Buffer per line.
  */
 export class EncodedWrite implements RecordLine {
-  readonly byteLength: number;
-
   constructor(
-    private readonly text: string,
+    readonly text: string,
     readonly meta: WriteMeta,
-  ) {
-    this.byteLength = Buffer.byteLength(text);
-  }
+  ) {}
 
-  writeInto(target: Buffer, at: number): void {
-    target.write(this.text, at, 'utf8');
+  /** The line's UTF-8 length. */
+  get byteLength(): number {
+    return Buffer.byteLength(this.text);
   }
 
   /** The line on its own. */
   get line(): Buffer {
     return Buffer.from(this.text, 'utf8');
   }
+}
+
+// The writes of one commit share lastUpdated: its text is made once (a 13-digit number is a dtoa each time).
+let lastUpdatedNumber = Number.NaN;
+let lastUpdatedText = '';
+
+function lastUpdatedJson(lastUpdated: number): string {
+  if (lastUpdated !== lastUpdatedNumber) {
+    lastUpdatedText = String(lastUpdated);
+    lastUpdatedNumber = lastUpdated;
+  }
+  return lastUpdatedText;
 }
 
 export function encodeWrite(write: ResourceWrite): EncodedWrite {
@@ -51,7 +59,7 @@ export function encodeWrite(write: ResourceWrite): EncodedWrite {
   const searchJson = deleted ? EMPTY_JSON : (json?.s ?? JSON.stringify(write.s));
   // The same text JSON.stringify gives the head object, without building that object: resource
   // types and methods are fixed ASCII words, versionId/lastUpdated finite numbers.
-  const head = `{"t":"${write.resourceType}","id":${JSON.stringify(write.id)},"v":${write.versionId},"lu":${write.lastUpdated},"m":"${write.method}","o":${json?.o ?? JSON.stringify(o)}}`;
+  const head = `{"t":"${write.resourceType}","id":${JSON.stringify(write.id)},"v":${write.versionId},"lu":${lastUpdatedJson(write.lastUpdated)},"m":"${write.method}","o":${json?.o ?? JSON.stringify(o)}}`;
   return new EncodedWrite(`${head}\t${searchJson}\t${deleted ? 'null' : (json?.resource ?? JSON.stringify(write.resource))}`, {
     resourceType: write.resourceType,
     id: write.id,
