@@ -52,28 +52,30 @@ export function bundle(type: Bundle['type'], entry: BundleEntry[], extra: Partia
   return { resourceType: 'Bundle', type, ...extra, ...(entry.length > 0 ? { entry } : {}) };
 }
 
-const ENTRY_SEPARATOR = Buffer.from(',');
-const ENTRIES_END = Buffer.from(']}');
-
 /**
  * `bundle(type, entries, extra)` as UTF-8 JSON bytes, from the entries' own JSON texts (`entryJson`):
  * a search passes stored resource texts through instead of parsing and serialising them again.
  * Bytes, not one string: a searchset is ~25 KB, and a string that size, referenced by the response
  * while it is written, outlived young-generation GCs and was promoted — measured: ~17 KB promoted
- * per search and a third of the server's CPU in scavenges. Each entry is encoded on its own
- * (small, short-lived) and the body is one Buffer outside the JS heap.
+ * per search and a third of the server's CPU in scavenges. The texts are measured, then written
+ * into one Buffer (outside the JS heap) in place: one allocation, no joined string.
  */
 export function bundleJson(type: Bundle['type'], entries: readonly string[], extra: Partial<Bundle> = {}): Buffer {
   const head = JSON.stringify(bundle(type, [], extra));
   if (entries.length === 0) return Buffer.from(head);
   // `bundle` puts `entry` last, so it goes just before the closing brace.
-  const parts: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"entry":[`)];
+  const open = `${head.slice(0, -1)},"entry":[`;
+  let length = Buffer.byteLength(open) + entries.length - 1 + 2;
+  for (const entry of entries) length += Buffer.byteLength(entry);
+  const body = Buffer.allocUnsafe(length);
+  let at = body.write(open);
   for (const [i, entry] of entries.entries()) {
-    if (i > 0) parts.push(ENTRY_SEPARATOR);
-    parts.push(Buffer.from(entry));
+    if (i > 0) at = body.writeUInt8(0x2c, at); // ','
+    at += body.write(entry, at);
   }
-  parts.push(ENTRIES_END);
-  return Buffer.concat(parts);
+  at += body.write(']}', at);
+  if (at !== length) throw new Error(`searchset body: wrote ${at} of ${length} bytes`);
+  return body;
 }
 
 /** One entry's JSON text, as JSON.stringify gives `{ fullUrl, resource, search: { mode } }`, with the resource already text. */

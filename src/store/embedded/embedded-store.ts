@@ -407,7 +407,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
       for (const entry of state.entries.values()) consider(entry);
     } else {
       for (const id of plan.driver) {
-        const entry = state.entries.get(id);
+        const entry = plan.resolved?.get(id) ?? state.entries.get(id);
         if (entry !== undefined) consider(entry);
       }
     }

@@ -62,6 +62,8 @@ interface Access {
   hash?: { code: string; keys: readonly string[] };
   /** Set on an exact date range, for compound indexes. */
   range?: { code: string; condition: RangeCondition };
+  /** Entries `collect` looked up to check them (a compound walk with conditions on `hi`), by id. */
+  resolved?: ReadonlyMap<string, Entry>;
 }
 
 export interface QueryPlan {
@@ -71,6 +73,8 @@ export interface QueryPlan {
   checks: Array<(entry: Entry) => boolean>;
   /** Clauses the indexes do not decide exactly; mingo evaluates them on the candidates. */
   residual: Clause[];
+  /** Driver entries the plan already looked up (the store need not look them up again). */
+  resolved?: ReadonlyMap<string, Entry>;
 }
 
 export interface PlannerContext {
@@ -403,14 +407,17 @@ function compoundAccess(
   condition: RangeCondition,
   context: PlannerContext,
 ): Access {
+  const resolved = new Map<string, Entry>();
   return {
     exact: true,
     exactIds: true,
     compound: true,
     size: undefined,
+    resolved,
     test: (entry) => hash.test(entry) && range.test(entry),
     collect: (cap) => {
       const result = new Set<string>();
+      resolved.clear();
       const { low, high } = keyBounds(compound.date, condition);
       if (!(low <= high)) return result;
       // A key that satisfies the conditions on `lo` is a matching range when there are none on
@@ -420,6 +427,7 @@ function compoundAccess(
         if (checkEntries) {
           const entry = context.entry(id);
           if (entry === undefined || !rangeTest(entry, compound.date.slot, condition)) return true;
+          resolved.set(id, entry);
         }
         result.add(id);
         return result.size <= cap;
@@ -491,5 +499,5 @@ export function planQuery(filter: Clause, context: PlannerContext): QueryPlan {
   // Index-only checks first: a `_block` test parses the candidate's search values.
   const checked = accesses.filter((a) => a !== driver || !a.exactIds);
   const checks = [...checked.filter((a) => a.exactIds), ...checked.filter((a) => !a.exactIds)].map((a) => a.test);
-  return { driver: driverIds, checks, residual };
+  return { driver: driverIds, checks, residual, ...(driver?.resolved !== undefined ? { resolved: driver.resolved } : {}) };
 }
