@@ -183,17 +183,20 @@ async function throughput(
   connections: number,
   seconds: number,
   pid?: number,
+  /** Stop after this many requests instead of after `seconds`. */
+  amount?: number,
 ): Promise<{ rps: number; errors: number; p50: number; p95: number; cpuUsPerRequest: number }> {
   let i = 0;
   const cpu0 = cpuMs(pid);
   const result = await autocannon({
     url: base,
     connections,
-    duration: seconds,
+    ...(amount === undefined ? { duration: seconds } : { amount }),
     requests: [{ setupRequest: (req) => ({ ...req, method: 'GET', path: paths[i++ % paths.length] ?? '/' }) }],
   });
   return {
-    rps: result.requests.average,
+    // autocannon averages whole seconds: a run of a given amount is mostly one partial second.
+    rps: amount === undefined ? result.requests.average : result.requests.total / Math.max(result.duration, 0.001),
     errors: result.errors + result.non2xx,
     p50: result.latency.p50,
     p95: result.latency.p97_5,
@@ -371,7 +374,12 @@ async function main(): Promise<void> {
     // seconds later: alternate baseline and server rounds and report the median of the per-round ratios.
     const versusBaseline = async (
       paths: readonly string[],
-    ): Promise<{ rps: number; ratio: number; errors: number; baseline: number; cpu: number; baselineCpu: number }> => {
+    ): Promise<{ rps: number; ratio: number; errors: number; baseline: number; cpu: number; baselineCpu: number; cold: number }> => {
+      // One unmeasured pass over every path first: after a start, the first touch of a Slot reads
+      // its text from the journal and fills the caches; the rounds measure the steady state. The
+      // pass's own rate is reported beside them.
+      const first = await throughput(server.base, paths, o.connections, o.seconds, server.child.pid, paths.length);
+      process.stderr.write(`  first pass over ${paths.length} paths: ${fmt(first.rps)} req/s (${fmt(first.cpuUsPerRequest)} µs CPU/req)\n`);
       const ratios: number[] = [];
       const rates: number[] = [];
       const baselines: number[] = [];
@@ -392,7 +400,7 @@ async function main(): Promise<void> {
         );
       }
       const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN;
-      return { rps: median(rates), ratio: median(ratios), errors, baseline: median(baselines), cpu: median(cpu), baselineCpu: median(baselineCpu) };
+      return { rps: median(rates), ratio: median(ratios), errors: errors + first.errors, baseline: median(baselines), cpu: median(cpu), baselineCpu: median(baselineCpu), cold: first.rps };
     };
 
     const readPaths = slotIds.map((id) => `/fhir/Slot/${id}`);
@@ -405,7 +413,7 @@ async function main(): Promise<void> {
       ]);
       rows.push([
         'read Slot by id, 16 conn',
-        `${fmt(read.rps)} req/s = ${fmt(read.ratio, 2)} × baseline (median per-round ratio; errors ${read.errors}); server ${fmt(read.cpu)} µs CPU per request = ${fmt(read.baselineCpu / read.cpu, 2)} × baseline's rate per CPU-second`,
+        `${fmt(read.rps)} req/s = ${fmt(read.ratio, 2)} × baseline (median per-round ratio; errors ${read.errors}); server ${fmt(read.cpu)} µs CPU per request = ${fmt(read.baselineCpu / read.cpu, 2)} × baseline's rate per CPU-second; first pass after start ${fmt(read.cold)} req/s`,
         '≥ 0.6 × baseline',
       ]);
     }
@@ -419,7 +427,7 @@ async function main(): Promise<void> {
       const search = await versusBaseline(searchPaths);
       rows.push([
         'search Slot by schedule + status + one day, 16 conn',
-        `${fmt(search.rps)} req/s = ${fmt(search.ratio, 2)} × baseline (median per-round ratio; errors ${search.errors}); server ${fmt(search.cpu)} µs CPU per request = ${fmt(search.baselineCpu / search.cpu, 2)} × baseline's rate per CPU-second`,
+        `${fmt(search.rps)} req/s = ${fmt(search.ratio, 2)} × baseline (median per-round ratio; errors ${search.errors}); server ${fmt(search.cpu)} µs CPU per request = ${fmt(search.baselineCpu / search.cpu, 2)} × baseline's rate per CPU-second; first pass after start over all ${searchPaths.length} searches ${fmt(search.cold)} req/s`,
         '≥ 0.4 × baseline',
       ]);
     }

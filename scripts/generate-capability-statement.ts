@@ -179,7 +179,8 @@ function resourceOf(type: ResourceType, sources: CapabilitySources, operations: 
   resource.readHistory = has('vread');
   resource.updateCreate = has('update');
   resource.conditionalCreate = has('create');
-  resource.conditionalRead = 'not-supported';
+  // R4 http.html#cread: If-None-Match and If-Modified-Since both answer 304 (http/respond.ts).
+  resource.conditionalRead = has('read') ? 'full-support' : 'not-supported';
   resource.conditionalUpdate = false;
   resource.conditionalDelete = 'not-supported';
   resource.referencePolicy = ['literal'];

@@ -202,6 +202,14 @@ describe('conditional read (If-None-Match, If-Modified-Since; R4 http.html#cread
     expect((await request(t.app).get(`/fhir/Patient/${id}`).set('If-None-Match', 'W/"2"').set('If-Modified-Since', lastModified)).status).toBe(200);
   });
 
+  it('is declared in the CapabilityStatement (conditionalRead full-support on every readable type)', async () => {
+    const res = await request(t.app).get('/fhir/metadata');
+    const resources = res.body.rest[0].resource as Array<{ type: string; conditionalRead: string; interaction: Array<{ code: string }> }>;
+    const readable = resources.filter((r) => r.interaction.some((i) => i.code === 'read'));
+    expect(readable.length).toBeGreaterThan(5);
+    for (const r of readable) expect([r.type, r.conditionalRead]).toEqual([r.type, 'full-support']);
+  });
+
   it('ignores the conditions on writes', async () => {
     const res = await send('put', `/fhir/Patient/${id}`, { ...patient('cread-1'), id }, { 'If-None-Match': 'W/"1"' });
     expect(res.status).toBe(200);
