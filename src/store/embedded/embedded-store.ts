@@ -18,7 +18,7 @@ import type {
   TransactionReader,
   TransactionPlan,
 } from '../store';
-import { appendPosition, currentPosition, EMPTY_SORT_KEYS, filterView, freezeSortKeys, historyPositions, parseSearchIndex, plainDocument, toResourceDocument } from './entry';
+import { appendPosition, currentPosition, EMPTY_SORT_KEYS, EntryTexts, filterView, freezeSortKeys, historyPositions, parseSearchIndex, plainDocument, toResourceDocument } from './entry';
 import type { Entry, WriteMeta } from './entry';
 import { HistoryLog, SegmentReader } from './history-log';
 import { cloneJson, deepFreeze } from '../../fhir/json-values';
@@ -192,6 +192,9 @@ class StoreState {
       o: entry.o,
       ranges,
       h: entry.h,
+      // Present from the start, so every entry keeps one layout when EntryTexts fills them in.
+      text: undefined,
+      textUsed: false,
     });
     if (s !== undefined) state.indexes.add(entry._id, s, ranges);
   }
@@ -342,7 +345,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
   /** Never handed out: callers get a copy (cloneJson), so they cannot change what others read. */
   private readonly resources = new LruCache<Entry, StoredFhirResource>(PARSED_CACHE_ENTRIES);
   /** Stored JSON texts (immutable strings, handed out as they are) for reads and searches that pass them through. */
-  private readonly texts = new LruCache<Entry, string>(TEXT_CACHE_ENTRIES);
+  private readonly texts = new EntryTexts(TEXT_CACHE_ENTRIES);
   /** Deep-frozen; used only to evaluate residual filters. */
   private readonly searchValues = new LruCache<Entry, SearchIndex>(PARSED_CACHE_ENTRIES);
 
@@ -472,7 +475,7 @@ class EmbeddedStoreImpl implements EmbeddedStore {
       const read = decodeWriteResourceText(this.readLine(state, currentPosition(entry.h)));
       if (read === null) return null;
       text = read;
-      this.texts.set(entry, text);
+      this.texts.hold(entry, text);
     }
     return text;
   }
