@@ -92,23 +92,34 @@ interface RequestSeries {
   requests: { inc(): void };
   duration: { observe(value: number): void };
 }
+
 /**
- * The labelled children of the request metrics, per registry: prom-client hashes the label object
- * on every call otherwise (measured: ~3% of a read's CPU).
+ * Labelled children are looked up once per label values and kept: prom-client hashes the label
+ * object on every call otherwise (measured: ~3% of a read's CPU).
  */
+function cached<V>(children: Map<string, V>, key: string, make: () => V): V {
+  let child = children.get(key);
+  if (child === undefined) {
+    child = make();
+    children.set(key, child);
+  }
+  return child;
+}
+
+/** The request metrics' children, per registry. */
 const requestSeries = new WeakMap<Metrics, Map<string, RequestSeries>>();
 
 /** Records one answered request (called when the response has been sent). */
 export function recordRequest(metrics: Metrics, interaction: string, status: number, seconds: number): void {
-  const key = `${interaction} ${status}`;
-  let series = requestSeries.get(metrics)?.get(key);
-  if (series === undefined) {
-    const labels = { interaction, status: String(status) };
-    series = { requests: metrics.requests.labels(labels), duration: metrics.requestDuration.labels(labels) };
-    const perMetrics = requestSeries.get(metrics) ?? new Map<string, RequestSeries>();
-    perMetrics.set(key, series);
-    requestSeries.set(metrics, perMetrics);
+  let children = requestSeries.get(metrics);
+  if (children === undefined) {
+    children = new Map();
+    requestSeries.set(metrics, children);
   }
+  const series = cached(children, `${interaction} ${status}`, () => {
+    const labels = { interaction, status: String(status) };
+    return { requests: metrics.requests.labels(labels), duration: metrics.requestDuration.labels(labels) };
+  });
   series.requests.inc();
   series.duration.observe(seconds);
   if (status === 409) metrics.conflicts.inc({ interaction });
@@ -120,15 +131,9 @@ export function recordRequest(metrics: Metrics, interaction: string, status: num
  * (reads inside it go through the store's own reader).
  */
 export function instrumentStore(store: Store, metrics: Metrics): Store {
-  // Labelled children looked up once per (operation, outcome), as for the request metrics.
   const series = new Map<string, { observe(value: number): void }>();
   const observe = (operation: string, outcome: 'ok' | 'error', started: number): void => {
-    const key = `${operation} ${outcome}`;
-    let child = series.get(key);
-    if (child === undefined) {
-      child = metrics.storeDuration.labels({ operation, outcome });
-      series.set(key, child);
-    }
+    const child = cached(series, `${operation} ${outcome}`, () => metrics.storeDuration.labels({ operation, outcome }));
     child.observe((performance.now() - started) / 1000);
   };
   const timed = async <T>(operation: string, call: () => Promise<T>): Promise<T> => {

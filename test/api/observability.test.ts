@@ -1,8 +1,11 @@
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { SignJWT } from 'jose';
 import pino from 'pino';
 import request from 'supertest';
 import type { Response } from 'supertest';
+import { ANONYMOUS } from '../../src/http/auth';
 import { FHIR_JSON, startTestApp } from '../helpers/test-app';
 import type { TestApp } from '../helpers/test-app';
 
@@ -60,6 +63,31 @@ describe('request ids, logs and metrics', () => {
     expect(line).toMatchObject({ msg: 'request', method: 'GET', path: '/fhir/Patient', interaction: 'search-type', status: 200, resourceType: 'Patient' });
     expect(typeof line?.['ms']).toBe('number');
     expect(JSON.stringify(logs.lines)).not.toContain('Secretname');
+  });
+
+  it('logs an answered request once, and a request the client abandons once, as a warning', async () => {
+    await request(t.app).get('/fhir/Patient').set('X-Request-Id', 'log-once-1');
+    expect(logs.lines.filter((l) => l['requestId'] === 'log-once-1')).toHaveLength(1);
+
+    // A token check that takes 200 ms: the client is gone before the answer is written.
+    const slow = await startTestApp({}, { logger: logs.logger, authenticate: () => new Promise((resolve) => setTimeout(() => resolve(ANONYMOUS), 200)) });
+    const server = slow.app.listen(0);
+    try {
+      const { port } = server.address() as AddressInfo;
+      const socket = connect(port, '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      socket.write('GET /fhir/Patient HTTP/1.1\r\nHost: x\r\nX-Request-Id: aborted-1\r\n\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.destroy();
+      // Past the token check and the answer written to the closed connection.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await slow.close();
+    }
+    const aborted = logs.lines.filter((l) => l['requestId'] === 'aborted-1');
+    expect(aborted).toHaveLength(1);
+    expect(aborted[0]).toMatchObject({ level: 40, msg: 'request aborted by the client', method: 'GET', path: '/fhir/Patient' });
   });
 
   it('serves Prometheus text with request counts, latencies, bookings, conflicts and store latency', async () => {
