@@ -1,4 +1,5 @@
-import { bundleJson, entryJson, pagingLinks } from '../fhir/bundle';
+import { bundleJson, pagingLinks } from '../fhir/bundle';
+import type { EntryText } from '../fhir/bundle';
 import { badRequest } from '../fhir/outcome';
 import { parseQueryPairs } from '../fhir/query-string';
 import type { ResourceType } from '../fhir/resource-types';
@@ -129,7 +130,7 @@ export async function searchResources(req: FhirRequest & { resourceType: Resourc
   const { documents, total } = await ctx.store.find(req.resourceType, toStoreQuery(request, now));
   const subsetting = { summary: parsed.summary, elements: parsed.elements };
   const unchanged = keepsEverything(subsetting);
-  const entries: string[] = [];
+  const entries: EntryText[] = [];
   // What the caller may see of each type, decided once per type rather than per entry.
   const typeVisibility = new Map<ResourceType, boolean | undefined>();
   const add = (resourceType: ResourceType, document: ResourceDocument, mode: 'match' | 'include'): void => {
@@ -142,7 +143,7 @@ export async function searchResources(req: FhirRequest & { resourceType: Resourc
     // The stored text passes through when nothing is cut (store.ts ResourceDocument.json).
     const json = unchanged ? document.json : undefined;
     const resource = json ?? (document.resource === null ? undefined : JSON.stringify(applySubsetting(document.resource, subsetting)));
-    if (resource !== undefined) entries.push(entryJson(`${req.baseUrl}/${resourceType}/${document._id}`, resource, mode));
+    if (resource !== undefined) entries.push({ fullUrl: `${req.baseUrl}/${resourceType}/${document._id}`, resource, mode });
   };
   for (const document of documents) add(req.resourceType, document, 'match');
   if (parsed.summary !== 'count') {

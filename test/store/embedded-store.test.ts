@@ -543,6 +543,27 @@ describe('embedded store: the query planner agrees with a plain mingo scan', () 
     await store.close();
   });
 
+  test('a schedule + day walk of the compound index returns each Slot\'s current version, also after reopening and after deletes', async () => {
+    // The compound index holds entries, not ids: a write must swap the entry it holds, or a
+    // search would still answer the replaced version.
+    const dir = tempDir();
+    let store = await createEmbeddedStore({ dataDir: dir });
+    const day = { 's.schedule': 'Schedule/s1', 's.start': { $elemMatch: { lo: { $gte: T0 }, hi: { $lte: T0 + 8 * 60 * MINUTE } } } };
+    const seen = async (): Promise<string[]> =>
+      (await store.find('Slot', { filter: { $and: [day] } })).documents.map((d) => `${d._id}/${d.versionId}/${d.s.status?.[0] ?? ''}/${(d.resource as { status?: string } | null)?.status ?? ''}`).sort();
+    await store.commit([0, 1, 2].map((i) => slotWrite({ id: `c${i}`, start: T0 + i * 15 * MINUTE })));
+    await store.commit([slotWrite({ id: 'c1', versionId: 2, status: 'busy', start: T0 + 15 * MINUTE })]);
+    expect(await seen()).toEqual(['c0/1/free/free', 'c1/2/busy/busy', 'c2/1/free/free']);
+    await store.close();
+    store = await createEmbeddedStore({ dataDir: dir });
+    expect(await seen()).toEqual(['c0/1/free/free', 'c1/2/busy/busy', 'c2/1/free/free']);
+    // Two Slots at one start share a tree key; replacing one keeps the other.
+    await store.commit([slotWrite({ id: 'c3', start: T0 })]);
+    await store.commit([slotWrite({ id: 'c0', versionId: 2, status: 'busy-unavailable', start: T0 }), deleteWrite('Slot', 'c2', 2)]);
+    expect(await seen()).toEqual(['c0/2/busy-unavailable/busy-unavailable', 'c1/2/busy/busy', 'c3/1/free/free']);
+    await store.close();
+  });
+
   test('actor and date filters on Appointments (compound index) give the same ids as mingo, also after reopening', async () => {
     const dir = tempDir();
     let store = await createEmbeddedStore({ dataDir: dir });

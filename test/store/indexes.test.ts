@@ -9,18 +9,14 @@ import { INDEXED_PARAMETERS, TypeIndexes } from '../../src/store/embedded/indexe
  * deferred Set holds exactly the loaded ids, whichever path reaches it first.
  */
 
+/** An entry as the store installs it, with the given date ranges. */
+function bare(id: string, h: number, ranges?: readonly number[]): Entry {
+  return { _id: id, versionId: 1, lastUpdated: 0, deleted: false, searchJson: '{}', o: EMPTY_SORT_KEYS, ranges, h };
+}
+
 function loaded(): TypeIndexes {
   const indexes = new TypeIndexes(INDEXED_PARAMETERS.Slot);
-  const entries: Entry[] = ['a', 'b', 'c', 'd'].map((id, h) => ({
-    _id: id,
-    versionId: 1,
-    lastUpdated: 0,
-    deleted: false,
-    searchJson: '{}',
-    o: EMPTY_SORT_KEYS,
-    ranges: undefined,
-    h,
-  }));
+  const entries: Entry[] = ['a', 'b', 'c', 'd'].map((id, h) => bare(id, h));
   indexes.loadKeys('status', 'free', Uint32Array.of(0, 1, 2), entries);
   indexes.loadKeys('status', 'busy', Uint32Array.of(3), entries);
   return indexes;
@@ -44,7 +40,7 @@ describe('hash index keys loaded from a snapshot', () => {
   test('a write to a pending key sees the loaded ids (add and remove)', () => {
     const indexes = loaded();
     indexes.remove('b', { status: ['free'] });
-    indexes.add('e', { status: ['busy'] });
+    indexes.add(bare('e', 4), { status: ['busy'] });
     const keys = statusKeys(indexes);
     expect([...(keys.get('free') ?? [])]).toEqual(['a', 'c']);
     expect([...(keys.get('busy') ?? [])]).toEqual(['d', 'e']);
@@ -74,18 +70,12 @@ describe('date and compound indexes loaded from a snapshot', () => {
       slotWrite({ id: `s${i}`, schedule: `Schedule/${i % 3}`, start: T0 + (i % 4) * 15 * MINUTE, minutes: 15 + i }),
     );
     const one = new TypeIndexes(INDEXED_PARAMETERS.Slot);
-    for (const w of writes) one.add(w.id, w.s);
     const loaded = new TypeIndexes(INDEXED_PARAMETERS.Slot);
-    const entries: Entry[] = writes.map((w, h) => ({
-      _id: w.id,
-      versionId: 1,
-      lastUpdated: 0,
-      deleted: false,
-      searchJson: '{}',
-      o: EMPTY_SORT_KEYS,
-      ranges: loaded.rangesOf(w.s),
-      h,
-    }));
+    const entries: Entry[] = writes.map((w, h) => bare(w.id, h, loaded.rangesOf(w.s)));
+    writes.forEach((w, i) => {
+      const entry = entries[i];
+      if (entry !== undefined) one.add(entry, w.s);
+    });
     for (const e of entries) if (e.ranges !== undefined) loaded.loadRanges(e._id, e.ranges);
     for (const key of one.captureKeys()) {
       loaded.loadKeys(key.code, key.key, Uint32Array.from(key.ids, (id) => entries.findIndex((e) => e._id === id)), entries);

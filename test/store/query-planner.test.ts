@@ -25,7 +25,7 @@ function load(type: ResourceType, writes: readonly ResourceWrite[]): Loaded {
   const indexes = new TypeIndexes(INDEXED_PARAMETERS[type]);
   const entries = new Map<string, Entry>();
   for (const w of writes) {
-    entries.set(w.id, {
+    const entry: Entry = {
       _id: w.id,
       versionId: w.versionId,
       lastUpdated: w.lastUpdated,
@@ -34,8 +34,9 @@ function load(type: ResourceType, writes: readonly ResourceWrite[]): Loaded {
       o: w.o,
       ranges: indexes.rangesOf(w.s),
       h: 0,
-    });
-    indexes.add(w.id, w.s);
+    };
+    entries.set(w.id, entry);
+    indexes.add(entry, w.s);
   }
   return { indexes, entries };
 }

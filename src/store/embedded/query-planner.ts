@@ -405,7 +405,6 @@ function compoundAccess(
   keys: readonly string[],
   range: Access,
   condition: RangeCondition,
-  context: PlannerContext,
 ): Access {
   const resolved = new Map<string, Entry>();
   return {
@@ -421,15 +420,12 @@ function compoundAccess(
       const { low, high } = keyBounds(compound.date, condition);
       if (!(low <= high)) return result;
       // A key that satisfies the conditions on `lo` is a matching range when there are none on
-      // `hi`: the entry is then not looked at (the Slots of a schedule over a window).
+      // `hi`; else the entry's own ranges decide (the tree holds entries: no look-up by id).
       const checkEntries = condition.hi.length > 0;
-      const add = (id: string): boolean => {
-        if (checkEntries) {
-          const entry = context.entry(id);
-          if (entry === undefined || !rangeTest(entry, compound.date.slot, condition)) return true;
-          resolved.set(id, entry);
-        }
-        result.add(id);
+      const add = (entry: Entry): boolean => {
+        if (checkEntries && !rangeTest(entry, compound.date.slot, condition)) return true;
+        result.add(entry._id);
+        resolved.set(entry._id, entry);
         return result.size <= cap;
       };
       let overCap = false;
@@ -439,10 +435,10 @@ function compoundAccess(
         // forRange, not entries(): no [key, value] pair allocated per key walked.
         tree.forRange(low === -Infinity ? (tree.minKey() ?? low) : low, high, true, (lo, value) => {
           if (!satisfies(lo, condition.lo)) return undefined;
-          if (typeof value === 'string') overCap = !add(value);
+          if (!Array.isArray(value)) overCap = !add(value);
           else {
-            for (const id of value) {
-              overCap = !add(id);
+            for (const entry of value) {
+              overCap = !add(entry);
               if (overCap) break;
             }
           }
@@ -472,7 +468,7 @@ export function planQuery(filter: Clause, context: PlannerContext): QueryPlan {
     const hash = accesses.find((a) => a.hash?.code === compound.hashCode);
     const range = accesses.find((a) => a.range?.code === compound.dateCode);
     if (hash?.hash === undefined || range?.range === undefined) continue;
-    const combined = compoundAccess(compound, hash, hash.hash.keys, range, range.range.condition, context);
+    const combined = compoundAccess(compound, hash, hash.hash.keys, range, range.range.condition);
     accesses = [...accesses.filter((a) => a !== hash && a !== range), combined];
   }
 
