@@ -146,10 +146,17 @@ async function stopServer(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** The HTTP ceiling of this machine: express answering a fixed Slot, in its own process. */
-async function startBaseline(slotJson: string): Promise<{ child: ChildProcess; base: string }> {
+/**
+ * The HTTP ceiling of this machine: express answering a fixed Slot, in its own process. `kairos`:
+ * the same endpoint on the HTTP server Kairos makes (src/http/server.ts: requests and responses
+ * made with express's prototypes), which shows what that change alone is worth.
+ */
+async function startBaseline(slotJson: string, kairos: boolean): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
-  const code = `const e=require('express')();const b=${JSON.stringify(slotJson)};e.get('/slot',(q,r)=>{r.setHeader('Content-Type','application/fhir+json');r.send(b)});e.listen(${port},'127.0.0.1')`;
+  const listen = kairos
+    ? `require(${JSON.stringify(path.join(ROOT, 'dist/src/http/server.js'))}).createHttpServer(e).listen(${port},'127.0.0.1')`
+    : `e.listen(${port},'127.0.0.1')`;
+  const code = `const e=require('express')();const b=${JSON.stringify(slotJson)};e.get('/slot',(q,r)=>{r.setHeader('Content-Type','application/fhir+json');r.send(b)});${listen}`;
   const child = spawn(process.execPath, ['-e', code], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20_000;
@@ -372,14 +379,28 @@ async function main(): Promise<void> {
     const firstDay = new Date(now + 2 * DAY);
     const slotsBundle = (await (await fetch(`${fhir}/Slot?schedule=Schedule/${clinic.singleSchedules[0] ?? ''}&_count=200&_sort=start`)).json()) as Bundle;
     const slotIds = (slotsBundle.entry ?? []).map((e) => e.resource?.id ?? '');
-    const baseline = await startBaseline(JSON.stringify(slotsBundle.entry?.[0]?.resource ?? {}));
+    const baseline = await startBaseline(JSON.stringify(slotsBundle.entry?.[0]?.resource ?? {}), false);
     children.push(baseline.child);
+    const kairosBaseline = await startBaseline(JSON.stringify(slotsBundle.entry?.[0]?.resource ?? {}), true);
+    children.push(kairosBaseline.child);
     const runs = (group: string): boolean => o.only === undefined || o.only.has(group);
     // On a shared, noisy machine one baseline figure can be off by 2× from the server figure taken
     // seconds later: alternate baseline and server rounds and report the median of the per-round ratios.
     const versusBaseline = async (
       paths: readonly string[],
-    ): Promise<{ rps: number; ratio: number; errors: number; baseline: number; cpu: number; baselineCpu: number; coldCpu: number }> => {
+    ): Promise<{
+      rps: number;
+      ratio: number;
+      errors: number;
+      baseline: number;
+      cpu: number;
+      baselineCpu: number;
+      coldCpu: number;
+      /** The same per-round figures against the bare endpoint on Kairos' HTTP server. */
+      kairosRatio: number;
+      kairosBaseline: number;
+      kairosBaselineCpu: number;
+    }> => {
       // One unmeasured pass over every path first: after a start, the first touch of a Slot reads
       // its text from the journal and fills the caches; the rounds measure the steady state. The
       // pass's CPU per request is reported beside them (its req/s would mostly time autocannon's
@@ -391,10 +412,17 @@ async function main(): Promise<void> {
       const baselines: number[] = [];
       const cpu: number[] = [];
       const baselineCpu: number[] = [];
+      const kairosRatios: number[] = [];
+      const kairosBaselines: number[] = [];
+      const kairosBaselineCpu: number[] = [];
       let errors = 0;
       for (let round = 0; round < ROUNDS; round++) {
         const b = await throughput(baseline.base, ['/slot'], o.connections, o.seconds, baseline.child.pid);
+        const k = await throughput(kairosBaseline.base, ['/slot'], o.connections, o.seconds, kairosBaseline.child.pid);
         const r = await throughput(server.base, paths, o.connections, o.seconds, server.child.pid);
+        kairosRatios.push(r.rps / k.rps);
+        kairosBaselines.push(k.rps);
+        kairosBaselineCpu.push(k.cpuUsPerRequest);
         baselines.push(b.rps);
         rates.push(r.rps);
         ratios.push(r.rps / b.rps);
@@ -402,11 +430,22 @@ async function main(): Promise<void> {
         baselineCpu.push(b.cpuUsPerRequest);
         errors += r.errors;
         process.stderr.write(
-          `  round ${round + 1}: baseline ${fmt(b.rps)} req/s (${fmt(b.cpuUsPerRequest)} µs CPU/req), server ${fmt(r.rps)} req/s (${fmt(r.cpuUsPerRequest)} µs CPU/req), ratio ${fmt(r.rps / b.rps, 2)}\n`,
+          `  round ${round + 1}: baseline ${fmt(b.rps)} req/s (${fmt(b.cpuUsPerRequest)} µs CPU/req), on Kairos' server ${fmt(k.rps)} req/s (${fmt(k.cpuUsPerRequest)} µs CPU/req), server ${fmt(r.rps)} req/s (${fmt(r.cpuUsPerRequest)} µs CPU/req), ratios ${fmt(r.rps / b.rps, 2)} / ${fmt(r.rps / k.rps, 2)}\n`,
         );
       }
       const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN;
-      return { rps: median(rates), ratio: median(ratios), errors: errors + first.errors, baseline: median(baselines), cpu: median(cpu), baselineCpu: median(baselineCpu), coldCpu: first.cpuUsPerRequest };
+      return {
+        rps: median(rates),
+        ratio: median(ratios),
+        errors: errors + first.errors,
+        baseline: median(baselines),
+        cpu: median(cpu),
+        baselineCpu: median(baselineCpu),
+        coldCpu: first.cpuUsPerRequest,
+        kairosRatio: median(kairosRatios),
+        kairosBaseline: median(kairosBaselines),
+        kairosBaselineCpu: median(kairosBaselineCpu),
+      };
     };
 
     const readPaths = slotIds.map((id) => `/fhir/Slot/${id}`);
@@ -418,8 +457,13 @@ async function main(): Promise<void> {
         'baseline',
       ]);
       rows.push([
+        "the same endpoint on Kairos' HTTP server (requests made with express's prototypes: src/http/server.ts), 16 conn",
+        `${fmt(read.kairosBaseline)} req/s; ${fmt(read.kairosBaselineCpu)} µs CPU per request (a reference, not the issue's baseline: what Kairos' server construction alone is worth)`,
+        '',
+      ]);
+      rows.push([
         'read Slot by id, 16 conn',
-        `${fmt(read.rps)} req/s = ${fmt(read.ratio, 2)} × baseline (median per-round ratio; errors ${read.errors}); server ${fmt(read.cpu)} µs CPU per request = ${fmt(read.baselineCpu / read.cpu, 2)} × baseline's rate per CPU-second; first pass after start ${fmt(read.coldCpu)} µs CPU per request`,
+        `${fmt(read.rps)} req/s = ${fmt(read.ratio, 2)} × baseline (median per-round ratio; errors ${read.errors}); server ${fmt(read.cpu)} µs CPU per request = ${fmt(read.baselineCpu / read.cpu, 2)} × baseline's rate per CPU-second; ${fmt(read.kairosRatio, 2)} × the endpoint on Kairos' server; first pass after start ${fmt(read.coldCpu)} µs CPU per request`,
         '≥ 0.6 × baseline',
       ]);
     }
@@ -433,11 +477,12 @@ async function main(): Promise<void> {
       const search = await versusBaseline(searchPaths);
       rows.push([
         'search Slot by schedule + status + one day, 16 conn',
-        `${fmt(search.rps)} req/s = ${fmt(search.ratio, 2)} × baseline (median per-round ratio; errors ${search.errors}); server ${fmt(search.cpu)} µs CPU per request = ${fmt(search.baselineCpu / search.cpu, 2)} × baseline's rate per CPU-second; first pass after start over all ${searchPaths.length} searches ${fmt(search.coldCpu)} µs CPU per request`,
+        `${fmt(search.rps)} req/s = ${fmt(search.ratio, 2)} × baseline (median per-round ratio; errors ${search.errors}); server ${fmt(search.cpu)} µs CPU per request = ${fmt(search.baselineCpu / search.cpu, 2)} × baseline's rate per CPU-second; ${fmt(search.kairosRatio, 2)} × the endpoint on Kairos' server; first pass after start over all ${searchPaths.length} searches ${fmt(search.coldCpu)} µs CPU per request`,
         '≥ 0.4 × baseline',
       ]);
     }
     await stopServer(baseline.child);
+    await stopServer(kairosBaseline.child);
 
     // 3. $find latencies (sequential, one client).
     const iso = (t: number): string => encodeURIComponent(new Date(t).toISOString());

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import pino from 'pino';
 import { createApp } from './app';
 import { createMetrics } from './http/metrics';
+import { createHttpServer } from './http/server';
 import { ConfigError, loadConfig } from './config';
 import type { Config } from './config';
 import { createEmbeddedStore } from './store/embedded/embedded-store';
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
     generatorFirstRunSeconds: config.generatorFirstRunSeconds,
     onHoldsExpired: (count) => metrics.holdsExpired.inc(count),
   });
-  const server: Server = app.listen(config.port, config.host, () => {
+  const server: Server = createHttpServer(app).listen(config.port, config.host, () => {
     logger.info({ baseUrl: config.baseUrl, startupMs: Date.now() - started }, 'Kairos listening');
   });
   // Issue "abuse limits": a slow client cannot hold a connection open indefinitely.

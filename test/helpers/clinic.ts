@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Appointment, AuditEvent, Bundle, Parameters, ParametersParameter, Resource, Slot } from 'fhir/r4';
 import { CLINIC, demoClinic } from '../../scripts/demo-clinic';
+import { createHttpServer } from '../../src/http/server';
 import { BookingEngine } from '../../src/scheduling/booking-engine';
 import { startTestApp } from './test-app';
 import type { TestApp } from './test-app';
@@ -64,7 +65,8 @@ export class Harness {
       { now: () => clock.now },
     );
     const server = await new Promise<Server>((resolve) => {
-      const s = t.app.listen(0, '127.0.0.1', () => resolve(s));
+      // The server main.ts makes (src/http/server.ts), so the real-socket tests run through it.
+      const s = createHttpServer(t.app).listen(0, '127.0.0.1', () => resolve(s));
     });
     const port = (server.address() as AddressInfo).port;
     return new Harness(t, server, `http://127.0.0.1:${port}/fhir`, clock);
