@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Query } from 'mingo';
 import { createEmbeddedStore, snapshotAction } from '../../src/store/embedded/embedded-store';
 import type { EmbeddedStore } from '../../src/store/embedded/embedded-store';
-import { encodeRecord, JournalWriter, listSegments, packLocation, RECORD_HEADER_BYTES, segmentFileName } from '../../src/store/embedded/journal';
+import { encodeRecord, JournalWriter, listSegments, packLocation, RECORD_HEADER_BYTES, segmentFileName, SYNC_WRITE_MAX_BYTES } from '../../src/store/embedded/journal';
 import { listSnapshots, snapshotFileName } from '../../src/store/embedded/snapshot';
 import { encodeWrite } from '../../src/store/embedded/write-codec';
 import type { ResourceDocument, ResourceWrite } from '../../src/store/store';
@@ -122,35 +122,61 @@ describe('embedded store: persistence', () => {
 });
 
 describe('journal writer', () => {
-  test("an appended record's lines are served from memory until its write completes, then from the file; a later record built in its buffer leaves it intact", async () => {
+  // A line long enough that its record goes to a libuv thread (a generator run's records do).
+  const long = 'L'.repeat(SYNC_WRITE_MAX_BYTES);
+
+  test("a large record's lines are served from memory until its write completes, then from the file; a later record built in its buffer leaves it intact", async () => {
     const dir = tempDir();
     const journal = JournalWriter.open(dir, 1, 0);
     const first = journal.newRecord();
     first.add('{"a":"ü"}');
-    first.add('second line');
+    first.add(long);
+    first.add('third line');
     const { offset } = journal.append(first);
-    const location = packLocation(1, offset + (first.lineOffsets[1] ?? 0));
+    const location = packLocation(1, offset + (first.lineOffsets[2] ?? 0));
     // Synchronously after append the write cannot have been reported done: the line comes from memory.
-    expect(journal.unwritten(location, first.lineLengths[1] ?? 0)?.toString()).toBe('second line');
+    expect(journal.unwritten(location, first.lineLengths[2] ?? 0)?.toString()).toBe('third line');
     await journal.syncAll();
-    expect(journal.unwritten(location, first.lineLengths[1] ?? 0)).toBeUndefined();
+    expect(journal.unwritten(location, first.lineLengths[2] ?? 0)).toBeUndefined();
     const second = journal.newRecord();
     second.add('x');
     const next = journal.append(second);
     await journal.syncAll();
     await journal.close();
     const file = fs.readFileSync(path.join(dir, segmentFileName(1)));
-    expect(file.subarray(RECORD_HEADER_BYTES, next.offset).toString()).toBe('{"a":"ü"}\nsecond line');
+    expect(file.subarray(RECORD_HEADER_BYTES, next.offset).toString()).toBe(`{"a":"ü"}\n${long}\nthird line`);
     expect(file.subarray(next.offset + RECORD_HEADER_BYTES).toString()).toBe('x');
   });
+
+  test('a small record (a booking) is in the file when append returns, and a large one in flight before it does not overtake it', async () => {
+    const dir = tempDir();
+    const journal = JournalWriter.open(dir, 1, 0);
+    const large = journal.newRecord();
+    large.add(long);
+    journal.append(large);
+    const small = journal.newRecord();
+    small.add('booked');
+    const { offset } = journal.append(small);
+    const file = path.join(dir, segmentFileName(1));
+    // Written on this thread: readable from the file at once, not from memory.
+    expect(journal.unwritten(packLocation(1, offset + (small.lineOffsets[0] ?? 0)), small.lineLengths[0] ?? 0)).toBeUndefined();
+    const now = fs.readFileSync(file);
+    expect(now.subarray(offset + RECORD_HEADER_BYTES, offset + RECORD_HEADER_BYTES + 6).toString()).toBe('booked');
+    await journal.syncAll();
+    await journal.close();
+    const whole = fs.readFileSync(file);
+    expect(whole.subarray(RECORD_HEADER_BYTES, offset).toString()).toBe(long);
+    expect(whole.subarray(offset + RECORD_HEADER_BYTES).toString()).toBe('booked');
+  });
+
   test('close waits for a write still in flight before it gives up the descriptor', async () => {
     const dir = tempDir();
     const journal = JournalWriter.open(dir, 1, 0);
     const builder = journal.newRecord();
-    builder.add('in flight at close');
+    builder.add(long);
     journal.append(builder);
     await journal.close();
-    expect(fs.readFileSync(path.join(dir, segmentFileName(1))).subarray(RECORD_HEADER_BYTES).toString()).toBe('in flight at close');
+    expect(fs.readFileSync(path.join(dir, segmentFileName(1))).subarray(RECORD_HEADER_BYTES).toString()).toBe(long);
   });
 });
 
