@@ -78,6 +78,8 @@ const MAIN = path.join(ROOT, 'dist/src/main.js');
 const DAY = 86_400_000;
 /** Alternating baseline/server rounds per throughput figure. */
 const ROUNDS = 3;
+/** Fresh stores the whole-clinic generation is timed on (the median is reported). */
+const GENERATION_RUNS = 3;
 const PROCEDURE = roomType('procedure', 'Procedure room');
 const EXAM = roomType('exam', 'Exam room');
 const SERVICE_TYPE = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/service-type', code: '124', display: 'General Practice' }] };
@@ -362,14 +364,29 @@ async function main(): Promise<void> {
   let raceWinners = -1;
   try {
     // 1. The clinic, written straight into a fresh embedded store; then the generator.
+    // Generation is timed on GENERATION_RUNS fresh stores, the first being the one the server then
+    // runs on, and the median reported with the range: a single wall-clock figure on two shared
+    // cores moved by ±15% with the neighbours (as the read and search figures, which take the
+    // median of three rounds).
     const clinic = buildClinic(o, now);
-    const store = await createEmbeddedStore({ dataDir });
-    await store.commit(clinic.writes);
-    const g0 = performance.now();
-    const generated = await generateAllSchedules(store, () => now, { horizonDays: o.days, agent: 'bench' });
-    const genRate = (generated.created / (performance.now() - g0)) * 1000;
-    await store.close();
-    process.stderr.write(`clinic: ${generated.created} slots generated at ${fmt(genRate)} slots/s\n`);
+    const genRates: number[] = [];
+    let created = 0;
+    for (let run = 0; run < (o.small ? 1 : GENERATION_RUNS); run++) {
+      const dir = run === 0 ? dataDir : mkdtempSync(path.join(os.tmpdir(), 'kairos-bench-gen-'));
+      try {
+        const store = await createEmbeddedStore({ dataDir: dir });
+        await store.commit(clinic.writes);
+        const g0 = performance.now();
+        const generated = await generateAllSchedules(store, () => now, { horizonDays: o.days, agent: 'bench' });
+        genRates.push((generated.created / (performance.now() - g0)) * 1000);
+        created = generated.created;
+        await store.close();
+      } finally {
+        if (run > 0) rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const genRate = [...genRates].sort((a, b) => a - b)[Math.floor(genRates.length / 2)] ?? Number.NaN;
+    process.stderr.write(`clinic: ${created} slots generated at ${genRates.map((r) => fmt(r)).join(' / ')} slots/s\n`);
 
     // 2. The real server on it, and the bare-express baseline.
     const server = await startServer(dataDir, o.profileDir);
@@ -554,7 +571,11 @@ async function main(): Promise<void> {
       `median ${fmt(percentile(postMs, 50))} ms, max ${fmt(postMs[postMs.length - 1] ?? Number.NaN)} ms over ${POSTED_SCHEDULES} (${fmt(postSlots / POSTED_SCHEDULES)} Slots generated before each response)`,
       '',
     ]);
-    rows.push(['slot generation, whole clinic', `${fmt(genRate)} Slots/s (${generated.created} Slots)`, '≥ 50,000']);
+    rows.push([
+      'slot generation, whole clinic',
+      `${fmt(genRate)} Slots/s (${created} Slots; median of ${genRates.length} run(s) on fresh stores: ${genRates.map((r) => fmt(r)).join(' / ')})`,
+      '≥ 50,000',
+    ]);
     rows.push(['server RSS, whole clinic loaded', `${fmt(rssLoaded)} MB at start, ${fmt(rssMb(server.child.pid))} MB after the run`, '']);
     await stopServer(server.child);
 
