@@ -80,22 +80,22 @@ export function bundleJson(type: Bundle['type'], entries: readonly EntryText[], 
   if (entries.length === 0) return Buffer.from(head);
   // `bundle` puts `entry` last, so it goes just before the closing brace.
   const open = `${head.slice(0, -1)},"entry":[`;
-  const urls = entries.map((e) => JSON.stringify(e.fullUrl));
-  const resourceBytes = entries.map((e) => Buffer.byteLength(e.resource));
-  let length = Buffer.byteLength(open) + entries.length - 1 + 2;
-  entries.forEach((entry, i) => {
-    length += ENTRY_OPEN.length + Buffer.byteLength(urls[i] ?? '') + ENTRY_RESOURCE.length + (resourceBytes[i] ?? 0) + ENTRY_CLOSE[entry.mode].length;
+  const parts = entries.map((e) => {
+    const url = JSON.stringify(e.fullUrl);
+    return { url, urlBytes: Buffer.byteLength(url), resource: e.resource, resourceBytes: Buffer.byteLength(e.resource), close: ENTRY_CLOSE[e.mode] };
   });
+  let length = Buffer.byteLength(open) + entries.length - 1 + 2;
+  for (const p of parts) length += ENTRY_OPEN.length + p.urlBytes + ENTRY_RESOURCE.length + p.resourceBytes + p.close.length;
   const body = Buffer.allocUnsafe(length);
   let at = body.write(open);
-  entries.forEach((entry, i) => {
+  for (const [i, p] of parts.entries()) {
     if (i > 0) at = body.writeUInt8(0x2c, at); // ','
     at += body.write(ENTRY_OPEN, at, 'latin1');
-    at += body.write(urls[i] ?? '', at);
+    at += body.write(p.url, at);
     at += body.write(ENTRY_RESOURCE, at, 'latin1');
-    at += body.write(entry.resource, at, resourceBytes[i] === entry.resource.length ? 'latin1' : 'utf8');
-    at += body.write(ENTRY_CLOSE[entry.mode], at, 'latin1');
-  });
+    at += body.write(p.resource, at, p.resourceBytes === p.resource.length ? 'latin1' : 'utf8');
+    at += body.write(p.close, at, 'latin1');
+  }
   at += body.write(']}', at);
   if (at !== length) throw new Error(`searchset body: wrote ${at} of ${length} bytes`);
   return body;
