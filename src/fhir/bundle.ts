@@ -69,7 +69,8 @@ const ENTRY_CLOSE = { match: ',"search":{"mode":"match"}}', include: ',"search":
  * JSON texts: a search passes them through instead of parsing and serialising them again.
  * Bytes, not one string: a searchset is ~25 KB, and a string that size, referenced by the response
  * while it is written, outlived young-generation GCs and was promoted — measured: ~17 KB promoted
- * per search and a third of the server's CPU in scavenges. The parts are measured, then written
+ * per search and a third of the server's CPU in scavenges (before http/server.ts stopped express
+ * from keeping every request's objects alive, much of the reason). The parts are measured, then written
  * into one Buffer (outside the JS heap) in place: one allocation, and no string per entry (an
  * entry's text joined from its parts was ~0.8 KB of garbage, flattened once to be measured).
  * A resource text that is all ASCII (its UTF-8 length is its length) is copied as Latin-1, which

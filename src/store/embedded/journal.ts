@@ -188,12 +188,12 @@ export function syncDirectory(dir: string): void {
 
 /**
  * The segment being appended to, with group commit: `append` runs inside the store's write lock
- * and hands the record to a libuv thread that copies it to the file (page cache), so the main
- * thread goes on (a generator run's record is megabytes: the copy was a tenth of its time);
- * `waitDurable(seq)` runs outside the lock, and every commit waiting at that moment shares the next
+ * and copies the record to the file (page cache): a small one (a booking's) on this thread, a
+ * large one on a libuv thread so the main thread goes on (a generator run's record is megabytes:
+ * the copy was a tenth of its time); `waitDurable(seq)` runs outside the lock, and every commit waiting at that moment shares the next
  * fdatasync, which starts only once every record appended before it is in the file. A commit is
- * acknowledged only once such an fdatasync has completed. Until its write completes, a record's
- * lines are read from memory (`unwritten`), so a line is readable as soon as it is appended.
+ * acknowledged only once such an fdatasync has completed. Until its write completes, a large
+ * record's lines are read from memory (`unwritten`), so every line is readable once appended.
  */
 export class JournalWriter {
   private fd: number;
@@ -258,27 +258,29 @@ export class JournalWriter {
       // the hand-off to a libuv thread and back cost ~60 µs of CPU per record against ~12 for the
       // copy itself, on the path every booking takes under the write lock.
       writeAllSync(this.fd, record, offset);
-      const reusable = builder.reusableBuffer;
-      if (reusable !== undefined && this.spare.length < SPARE_RECORD_BUFFERS) this.spare.push(reusable);
-      this.bytes += record.length;
-      this.appendedSeq += 1;
-      return { seq: this.appendedSeq, offset };
+      this.keepBuffer(builder);
+    } else {
+      const pending = { offset, record };
+      this.inFlight.push(pending);
+      const done = writeAt(this.fd, record, offset).catch((error: unknown) => {
+        this.writeFailure ??= { error };
+      });
+      // In append order: a record leaves `inFlight` (and its buffer may be reused) only once it and
+      // every record before it are in the file.
+      this.written = Promise.all([this.written, done]).then(() => {
+        this.inFlight.splice(this.inFlight.indexOf(pending), 1);
+        this.keepBuffer(builder);
+      });
     }
-    const pending = { offset, record };
-    this.inFlight.push(pending);
-    const done = writeAt(this.fd, record, offset).catch((error: unknown) => {
-      this.writeFailure ??= { error };
-    });
-    // In append order: a record leaves `inFlight` (and its buffer may be reused) only once it and
-    // every record before it are in the file.
-    this.written = Promise.all([this.written, done]).then(() => {
-      this.inFlight.splice(this.inFlight.indexOf(pending), 1);
-      const reusable = builder.reusableBuffer;
-      if (reusable !== undefined && this.spare.length < SPARE_RECORD_BUFFERS) this.spare.push(reusable);
-    });
     this.bytes += record.length;
     this.appendedSeq += 1;
     return { seq: this.appendedSeq, offset };
+  }
+
+  /** Keeps a written record's buffer to build a later record in (RecordBuilder.reusableBuffer). */
+  private keepBuffer(builder: RecordBuilder): void {
+    const reusable = builder.reusableBuffer;
+    if (reusable !== undefined && this.spare.length < SPARE_RECORD_BUFFERS) this.spare.push(reusable);
   }
 
   /**

@@ -62,7 +62,7 @@ interface Access {
   hash?: { code: string; keys: readonly string[] };
   /** Set on an exact date range, for compound indexes. */
   range?: { code: string; condition: RangeCondition };
-  /** Entries `collect` looked up to check them (a compound walk with conditions on `hi`), by id. */
+  /** The entries of `collect`'s ids, by id (a compound walk: its trees hold the entries themselves). */
   resolved?: ReadonlyMap<string, Entry>;
 }
 
@@ -73,7 +73,7 @@ export interface QueryPlan {
   checks: Array<(entry: Entry) => boolean>;
   /** Clauses the indexes do not decide exactly; mingo evaluates them on the candidates. */
   residual: Clause[];
-  /** Driver entries the plan already looked up (the store need not look them up again). */
+  /** Driver entries the plan already has (the store need not look them up by id). */
   resolved?: ReadonlyMap<string, Entry>;
 }
 
