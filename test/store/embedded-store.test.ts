@@ -10,6 +10,7 @@ import { listSnapshots, snapshotFileName } from '../../src/store/embedded/snapsh
 import { encodeWrite } from '../../src/store/embedded/write-codec';
 import type { ResourceDocument, ResourceWrite } from '../../src/store/store';
 import { appointmentWrite, describeStoreContract, deleteWrite, slotWrite } from './store-contract';
+import { blockingAppointments } from '../../src/store/scheduling-queries';
 
 const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
 const MINUTE = 60_000;
@@ -587,6 +588,58 @@ describe('embedded store: the query planner agrees with a plain mingo scan', () 
     await store.commit([slotWrite({ id: 'c3', start: T0 })]);
     await store.commit([slotWrite({ id: 'c0', versionId: 2, status: 'busy-unavailable', start: T0 }), deleteWrite('Slot', 'c2', 2)]);
     expect(await seen()).toEqual(['c0/2/busy-unavailable/busy-unavailable', 'c1/2/busy/busy', 'c3/1/free/free']);
+    await store.close();
+  });
+
+  test('blocking-appointment queries follow moves, cancellations and deletes of appointments already walked, also after reopening', async () => {
+    // BlockTimes builds an actor's tree on the first query naming the actor and keeps it in step
+    // from then on: every later write to that actor's appointments must show in the next answer.
+    const dir = tempDir();
+    let store = await createEmbeddedStore({ dataDir: dir });
+    const actors = ['Practitioner/p1', 'Practitioner/p2', 'Location/r1'];
+    const current = new Map<string, ResourceWrite>();
+    const commit = async (writes: ResourceWrite[]): Promise<void> => {
+      await store.commit(writes);
+      for (const w of writes) {
+        if (w.resource === null) current.delete(w.id);
+        else current.set(w.id, w);
+      }
+    };
+    await commit(Array.from({ length: 120 }, (_, i) => {
+      const start = time();
+      return appointmentWrite(`b${i}`, [pick(actors), pick(actors)], start, start + pick([15, 30, 60]) * MINUTE, pick([0, 10]));
+    }));
+    const check = async (): Promise<void> => {
+      const docs = [...current.values()].map((w) => ({ _id: w.id, s: w.s, o: w.o }));
+      for (let round = 0; round < 40; round++) {
+        const a = time();
+        const query = blockingAppointments([pick(actors), pick(actors)], a, a + pick([15, 60, 240]) * MINUTE, random() < 0.3 ? [`b${Math.floor(random() * 120)}`] : []);
+        const expected = new Query(query.filter).find<{ _id: string }>(docs).all().map((d) => d._id).sort();
+        const actual = (await store.find('Appointment', query)).documents.map((d) => d._id).sort();
+        expect({ filter: query.filter, ids: actual }).toEqual({ filter: query.filter, ids: expected });
+      }
+    };
+    await check();
+    for (let step = 0; step < 3; step++) {
+      const changes: ResourceWrite[] = [];
+      for (const w of [...current.values()].filter(() => random() < 0.25)) {
+        const next = w.versionId + 1;
+        const kind = random();
+        if (kind < 0.4) {
+          const start = time();
+          changes.push({ ...appointmentWrite(w.id, [pick(actors)], start, start + 30 * MINUTE), versionId: next, previousVersionId: w.versionId });
+        } else if (kind < 0.7) {
+          changes.push({ ...w, versionId: next, previousVersionId: w.versionId, s: { ...w.s, status: ['cancelled'], _block: [] } });
+        } else {
+          changes.push(deleteWrite('Appointment', w.id, next));
+        }
+      }
+      await commit(changes);
+      await check();
+    }
+    await store.close();
+    store = await createEmbeddedStore({ dataDir: dir });
+    await check();
     await store.close();
   });
 

@@ -95,6 +95,33 @@ describe('query planner', () => {
     expect(planned(appointments, blockingAppointments(['Practitioner/p'], lo, hi).filter).ids).toEqual(['buffer-reaches-in', 'inside']);
   });
 
+  it("answers a booking's overlap query from what overlaps its window, not from the actor's whole history", () => {
+    // 400 past appointments of one practitioner and two around the window: the plan's driver must
+    // be the overlapping ones (BlockTimes), not every appointment of the actor (the `_block` hash
+    // index), which made each booking's cost grow with the practitioner's history.
+    const history = Array.from({ length: 400 }, (_, i) => appointmentWrite(`h${i}`, ['Practitioner/h'], T0 - (i + 2) * 60 * MINUTE, T0 - (i + 2) * 60 * MINUTE + 30 * MINUTE));
+    const loaded = load('Appointment', [
+      ...history,
+      appointmentWrite('overlaps', ['Practitioner/h'], lo - 10 * MINUTE, lo + 10 * MINUTE),
+      appointmentWrite('long-before', ['Practitioner/h'], lo - 600 * MINUTE, lo + 5 * MINUTE),
+      appointmentWrite('after', ['Practitioner/h'], hi, hi + 30 * MINUTE),
+    ]);
+    const query = blockingAppointments(['Practitioner/h'], lo, hi);
+    const plan = planQuery(query.filter, { indexes: loaded.indexes, entry: (id) => loaded.entries.get(id) });
+    expect([...(plan.driver ?? [])].sort()).toEqual(['long-before', 'overlaps']);
+    expect(planned(loaded, query.filter)).toEqual({ ids: mingoIds(loaded, query.filter), residual: 0 });
+    // Removed and re-added blocks (a rescheduled appointment) move in the actor's tree.
+    const moved = appointmentWrite('overlaps', ['Practitioner/h'], hi + 60 * MINUTE, hi + 90 * MINUTE);
+    const old = loaded.entries.get('overlaps');
+    if (old === undefined) throw new Error('overlaps not loaded');
+    loaded.indexes.remove('overlaps', JSON.parse(old.searchJson));
+    const entry: Entry = { ...old, searchJson: JSON.stringify(moved.s), ranges: loaded.indexes.rangesOf(moved.s) };
+    loaded.entries.set('overlaps', entry);
+    loaded.indexes.add(entry, moved.s);
+    expect([...(planQuery(query.filter, { indexes: loaded.indexes, entry: (id) => loaded.entries.get(id) }).driver ?? [])]).toEqual(['long-before']);
+    expect(planned(loaded, query.filter)).toEqual({ ids: ['long-before'], residual: 0 });
+  });
+
   it.each([
     ['all statuses', slotsOverlapping(['Schedule/s1'], lo, hi)],
     ['free only, two schedules', slotsOverlapping(['Schedule/s1', 'Schedule/s2'], lo, hi, ['free'])],

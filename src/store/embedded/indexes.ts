@@ -189,20 +189,14 @@ export class DateIndex {
 }
 
 /**
- * A date code's `lo` per value of a hash code (IndexSpec `compound`). Values are the entries
- * themselves (an array when several share a `lo`), not their ids: a walk then reads each entry's
- * `ranges` for the exact check on `hi` without a look-up in the type's 160k-member entries Map
- * (a cache miss each; ~6% of a day's Slot search). Every write removes its old entry (by id) and
- * adds the new one, so a tree never holds a replaced entry.
+ * Entries per key, each key's in a tree sorted on a number (`lo`): one entry, or an array when
+ * several share a `lo`. Values are the entries themselves, not their ids: a walk reads each
+ * entry's values for its exact checks without a look-up in the type's entries Map (a cache miss
+ * each; ~6% of a day's Slot search). Every write removes its old entry (by id) and adds the new
+ * one, so a tree never holds a replaced entry.
  */
-export class CompoundIndex {
+export class EntryTrees {
   readonly trees = new Map<string, BTree<number, Entry | Entry[]>>();
-
-  constructor(
-    readonly hashCode: string,
-    readonly date: DateIndex,
-    readonly dateCode: string,
-  ) {}
 
   add(key: string, lo: number, entry: Entry): void {
     let tree = this.trees.get(key);
@@ -220,8 +214,8 @@ export class CompoundIndex {
   }
 
   /**
-   * Snapshot loading: one key's entries grouped by `lo` (as the tree holds them), all at once: the
-   * tree gets one insertion per `lo` instead of a lookup and an insertion per entry.
+   * One key's entries grouped by `lo` (as the tree holds them), all at once: the tree gets one
+   * insertion per `lo` instead of a lookup and an insertion per entry.
    */
   load(key: string, byLo: ReadonlyMap<number, Entry | Entry[]>): void {
     if (this.trees.has(key)) {
@@ -234,6 +228,7 @@ export class CompoundIndex {
     this.trees.set(key, tree);
   }
 
+  /** Removes one occurrence of the document `id` at `lo` under `key`. */
   remove(key: string, lo: number, id: string): void {
     const tree = this.trees.get(key);
     const present = tree?.get(lo);
@@ -247,6 +242,59 @@ export class CompoundIndex {
       if (present.length === 1 && only !== undefined) tree.set(lo, only);
     }
     if (tree.size === 0) this.trees.delete(key);
+  }
+}
+
+/** A date code's `lo` per value of a hash code (IndexSpec `compound`); see EntryTrees. */
+export class CompoundIndex extends EntryTrees {
+  constructor(
+    readonly hashCode: string,
+    readonly date: DateIndex,
+    readonly dateCode: string,
+  ) {
+    super();
+  }
+}
+
+/**
+ * Appointment `_block`s per actor, sorted on the block's `lo`: the booking engine asks, for every
+ * booking, which active appointments of its actors overlap a window. Without it the answer was
+ * every active appointment of the actors, past ones included, each tested: a cost growing with
+ * each practitioner's history. With it, a walk over `lo` in (window start − longest block, window
+ * end).
+ * An actor's tree is built the first time a query names the actor (query-planner.ts), from the
+ * entries the `_block` hash index lists for it, and kept in step by every write from then on;
+ * actors never asked about cost nothing, and a start from a snapshot builds nothing.
+ */
+export class BlockTimes extends EntryTrees {
+  /** The span (hi − lo) bounds of every block seen: never narrowed, so walks stay safe (only looser). */
+  minSpan = Infinity;
+  maxSpan = -Infinity;
+  private readonly built = new Set<string>();
+
+  isBuilt(actor: string): boolean {
+    return this.built.has(actor);
+  }
+
+  /** The actor's whole tree, from its entries' blocks (`byLo`, with their span bounds widened by the caller). */
+  build(actor: string, byLo: ReadonlyMap<number, Entry | Entry[]>): void {
+    this.built.add(actor);
+    this.load(actor, byLo);
+  }
+
+  widen(lo: number, hi: number): void {
+    const span = hi - lo;
+    if (span < this.minSpan) this.minSpan = span;
+    if (span > this.maxSpan) this.maxSpan = span;
+  }
+
+  addBlock(actor: string, lo: number, hi: number, entry: Entry): void {
+    this.widen(lo, hi);
+    if (this.built.has(actor)) this.add(actor, lo, entry);
+  }
+
+  removeBlock(actor: string, lo: number, id: string): void {
+    if (this.built.has(actor)) this.remove(actor, lo, id);
   }
 }
 
@@ -269,6 +317,8 @@ export class TypeIndexes {
   readonly hash = new Map<string, HashIndex>();
   readonly date = new Map<string, DateIndex>();
   readonly block: HashIndex | undefined;
+  /** `_block`s per actor and time, beside `block` (which lists each actor's documents). */
+  readonly blockTimes: BlockTimes | undefined;
   readonly compound: CompoundIndex[] = [];
   /**
    * `hash` and `date` as lists with their codes, for the per-write loops: iterating a Map
@@ -289,6 +339,7 @@ export class TypeIndexes {
       this.dateList.push({ code, index });
     });
     this.block = spec.block ? new HashIndex() : undefined;
+    this.blockTimes = spec.block ? new BlockTimes() : undefined;
     for (const { hash, date } of spec.compound ?? []) {
       const dateIndex = this.date.get(date);
       if (dateIndex !== undefined) this.compound.push(new CompoundIndex(hash, dateIndex, date));
@@ -415,8 +466,13 @@ export class TypeIndexes {
     if (this.block !== undefined) {
       for (const value of s[BLOCK_CODE] ?? NO_VALUES) {
         if (typeof value !== 'object' || !('a' in value) || typeof value.a !== 'string') continue;
-        if (adding) this.block.add(value.a, id);
-        else this.block.remove(value.a, id);
+        if (entry !== undefined) {
+          this.block.add(value.a, id);
+          this.blockTimes?.addBlock(value.a, value.lo, value.hi, entry);
+        } else {
+          this.block.remove(value.a, id);
+          this.blockTimes?.removeBlock(value.a, value.lo, id);
+        }
       }
     }
   }

@@ -1,7 +1,8 @@
 import { parseSearchIndex } from './entry';
 import type { Entry } from './entry';
 import type { ActorBlock } from '../store';
-import type { CompoundIndex, DateIndex, TypeIndexes } from './indexes';
+import type BTree from 'sorted-btree';
+import type { BlockTimes, CompoundIndex, DateIndex, TypeIndexes } from './indexes';
 
 /**
  * Turns a MongoDB filter from store/query.ts into index look-ups plus the rest for mingo.
@@ -161,8 +162,14 @@ function loosen(value: number, direction: -1 | 1): number {
   return value + direction * Math.max(1, Math.abs(value) * Number.EPSILON * 4);
 }
 
+/** The span (hi − lo) bounds of the ranges an index holds (DateIndex, BlockTimes). */
+interface Spans {
+  readonly minSpan: number;
+  readonly maxSpan: number;
+}
+
 /** The `lo` key interval that can hold matches: conditions on `lo` directly, on `hi` through the span spread. */
-function keyBounds(index: DateIndex, condition: RangeCondition): { low: number; high: number } {
+function keyBounds(index: Spans, condition: RangeCondition): { low: number; high: number } {
   let low = -Infinity;
   let high = Infinity;
   for (const { op, value } of condition.lo) {
@@ -343,9 +350,95 @@ function analyzeClause(clause: Clause, context: PlannerContext): Access | undefi
     const range = rangeCondition(match, ACTOR_FIELD);
     if (range === undefined) return setAccess(source, false);
     const actorSet = new Set(actors);
-    return { ...setAccess(source, false), exact: true, test: (entry) => source.has(entry._id) && blockTest(entry, actorSet, range) };
+    const test = (entry: Entry): boolean => source.has(entry._id) && blockTest(entry, actorSet, range);
+    const times = context.indexes.blockTimes;
+    if (times === undefined) return { ...setAccess(source, false), exact: true, test };
+    return blockAccess(times, actors, actorSet, range, test, context);
   }
   return undefined;
+}
+
+/** An actor's tree of BlockTimes, built from the entries the `_block` hash index lists for it the first time it is asked for. */
+function blockTree(times: BlockTimes, actor: string, context: PlannerContext): BTree<number, Entry | Entry[]> | undefined {
+  if (!times.isBuilt(actor)) {
+    const byLo = new Map<number, Entry | Entry[]>();
+    for (const id of context.indexes.block?.keys.get(actor) ?? EMPTY) {
+      const entry = context.entry(id);
+      if (entry === undefined || entry.deleted) continue;
+      for (const b of blocksOf(entry)) {
+        if (b.a !== actor) continue;
+        times.widen(b.lo, b.hi);
+        const present = byLo.get(b.lo);
+        if (present === undefined) byLo.set(b.lo, entry);
+        else if (Array.isArray(present)) present.push(entry);
+        else byLo.set(b.lo, [present, entry]);
+      }
+    }
+    times.build(actor, byLo);
+  }
+  return times.trees.get(actor);
+}
+
+/**
+ * A `_block` clause with times, from BlockTimes: per actor, walk the blocks starting in the window
+ * widened by the longest block, and keep the entries with a matching block. Exact, and walked
+ * first (as a compound walk): its size is what overlaps the window, not the actors' history.
+ */
+function blockAccess(
+  times: BlockTimes,
+  actors: readonly string[],
+  actorSet: ReadonlySet<string>,
+  range: RangeCondition,
+  test: (entry: Entry) => boolean,
+  context: PlannerContext,
+): Access {
+  const resolved = new Map<string, Entry>();
+  return {
+    exact: true,
+    exactIds: true,
+    compound: true,
+    size: undefined,
+    resolved,
+    test,
+    collect: (cap) => {
+      const result = new Set<string>();
+      resolved.clear();
+      for (const actor of actors) {
+        const tree = blockTree(times, actor, context);
+        if (tree === undefined) continue;
+        // After the build: it may widen the spans.
+        const { low, high } = keyBounds(times, range);
+        if (!(low <= high)) continue;
+        const overCap = walkEntries(tree, low, high, (lo, entry) => {
+          if (!satisfies(lo, range.lo) || result.has(entry._id) || !blockTest(entry, actorSet, range)) return true;
+          result.add(entry._id);
+          resolved.set(entry._id, entry);
+          return result.size <= cap;
+        });
+        if (overCap) return undefined;
+      }
+      return result;
+    },
+  };
+}
+
+/**
+ * Visits the entries of `tree` with a key in [low, high] (forRange, not entries(): no [key, value]
+ * pair allocated per key walked) until `visit` returns false; returns whether it stopped early.
+ */
+function walkEntries(tree: BTree<number, Entry | Entry[]>, low: number, high: number, visit: (lo: number, entry: Entry) => boolean): boolean {
+  let stopped = false;
+  tree.forRange(low === -Infinity ? (tree.minKey() ?? low) : low, high, true, (lo, value) => {
+    if (!Array.isArray(value)) stopped = !visit(lo, value);
+    else {
+      for (const entry of value) {
+        stopped = !visit(lo, entry);
+        if (stopped) break;
+      }
+    }
+    return stopped ? { break: true } : undefined;
+  });
+  return stopped;
 }
 
 function dateAccess(date: DateIndex, code: string, range: RangeCondition): Access {
@@ -428,22 +521,10 @@ function compoundAccess(
         resolved.set(entry._id, entry);
         return result.size <= cap;
       };
-      let overCap = false;
       for (const key of keys) {
         const tree = compound.trees.get(key);
         if (tree === undefined) continue;
-        // forRange, not entries(): no [key, value] pair allocated per key walked.
-        tree.forRange(low === -Infinity ? (tree.minKey() ?? low) : low, high, true, (lo, value) => {
-          if (!satisfies(lo, condition.lo)) return undefined;
-          if (!Array.isArray(value)) overCap = !add(value);
-          else {
-            for (const entry of value) {
-              overCap = !add(entry);
-              if (overCap) break;
-            }
-          }
-          return overCap ? { break: true } : undefined;
-        });
+        const overCap = walkEntries(tree, low, high, (lo, entry) => !satisfies(lo, condition.lo) || add(entry));
         if (overCap) return undefined;
       }
       return result;
