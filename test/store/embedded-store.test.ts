@@ -591,6 +591,60 @@ describe('embedded store: the query planner agrees with a plain mingo scan', () 
     await store.close();
   });
 
+  test('schedule + status + window queries follow status flips, moves and deletes of Slots already walked, also after reopening', async () => {
+    // The (schedule, status) trees are built on the first query naming the pair and kept in step
+    // from then on: a booking flips a Slot from one pair's tree to another's.
+    const dir = tempDir();
+    let store = await createEmbeddedStore({ dataDir: dir });
+    const current = new Map<string, ResourceWrite>();
+    const commit = async (writes: ResourceWrite[]): Promise<void> => {
+      await store.commit(writes);
+      for (const w of writes) {
+        if (w.resource === null) current.delete(w.id);
+        else current.set(w.id, w);
+      }
+    };
+    await commit(Array.from({ length: 200 }, (_, i) => slotWrite({ id: `n${i}`, schedule: pick(schedules), status: pick(statuses), start: time(), minutes: pick([15, 30]) })));
+    const check = async (): Promise<void> => {
+      const docs = [...current.values()].map((w) => ({ _id: w.id, s: w.s, o: w.o }));
+      for (let round = 0; round < 60; round++) {
+        const a = time();
+        const filter = {
+          $and: [
+            { 's.schedule': { $in: [pick(schedules), pick(schedules)] } },
+            { 's.status': { $in: random() < 0.7 ? [pick(statuses)] : [pick(statuses), pick(statuses)] } },
+            { 's.start': { $elemMatch: pick([{ lo: { $gte: a, $lt: a + 600 * MINUTE } }, { lo: { $lt: a } }, { hi: { $gt: a } }]) } },
+          ],
+        };
+        const expected = new Query(filter).find<{ _id: string }>(docs).all().map((d) => d._id).sort();
+        const actual = (await store.find('Slot', { filter })).documents.map((d) => d._id).sort();
+        expect({ filter, ids: actual }).toEqual({ filter, ids: expected });
+      }
+    };
+    await check();
+    for (let step = 0; step < 3; step++) {
+      const changes: ResourceWrite[] = [];
+      for (const w of [...current.values()].filter(() => random() < 0.3)) {
+        const next = w.versionId + 1;
+        const kind = random();
+        const schedule = w.s.schedule?.[0];
+        if (typeof schedule !== 'string') throw new Error('a Slot without its schedule');
+        const first = w.s.start?.[0];
+        const start = typeof first === 'object' && 'lo' in first ? first.lo : T0;
+        // A status flip in place (a booking), a move to another schedule and time, or a delete.
+        if (kind < 0.5) changes.push({ ...slotWrite({ id: w.id, versionId: next, schedule, status: pick(statuses), start }), previousVersionId: w.versionId });
+        else if (kind < 0.8) changes.push({ ...slotWrite({ id: w.id, versionId: next, schedule: pick(schedules), status: pick(statuses), start: time() }), previousVersionId: w.versionId });
+        else changes.push(deleteWrite('Slot', w.id, next));
+      }
+      await commit(changes);
+      await check();
+    }
+    await store.close();
+    store = await createEmbeddedStore({ dataDir: dir });
+    await check();
+    await store.close();
+  });
+
   test('blocking-appointment queries follow moves, cancellations and deletes of appointments already walked, also after reopening', async () => {
     // BlockTimes builds an actor's tree on the first query naming the actor and keeps it in step
     // from then on: every later write to that actor's appointments must show in the next answer.

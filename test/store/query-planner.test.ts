@@ -95,6 +95,20 @@ describe('query planner', () => {
     expect(planned(appointments, blockingAppointments(['Practitioner/p'], lo, hi).filter).ids).toEqual(['buffer-reaches-in', 'inside']);
   });
 
+  it("walks only one schedule's free Slots for a schedule + status + window query, not every Slot of the schedule", () => {
+    const loaded = load('Slot', [
+      slotWrite({ id: 'free-1', start: T0 }),
+      slotWrite({ id: 'busy-1', start: T0 + 15 * MINUTE, status: 'busy' }),
+      slotWrite({ id: 'free-2', start: T0 + 30 * MINUTE }),
+      slotWrite({ id: 'free-later', start: T0 + 600 * MINUTE }),
+      slotWrite({ id: 'free-elsewhere', start: T0, schedule: 'Schedule/s2' }),
+    ]);
+    const filter = slotsOverlapping(['Schedule/s1'], T0, T0 + 60 * MINUTE, ['free']).filter;
+    const plan = planQuery(filter, { indexes: loaded.indexes, entry: (id) => loaded.entries.get(id) });
+    expect([...(plan.driver ?? [])].sort()).toEqual(['free-1', 'free-2']);
+    expect(planned(loaded, filter)).toEqual({ ids: mingoIds(loaded, filter), residual: 0 });
+  });
+
   it("answers a booking's overlap query from what overlaps its window, not from the actor's whole history", () => {
     // 400 past appointments of one practitioner and two around the window: the plan's driver must
     // be the overlapping ones (BlockTimes), not every appointment of the actor (the `_block` hash

@@ -2,6 +2,7 @@ import { parseSearchIndex } from './entry';
 import type { Entry } from './entry';
 import type { ActorBlock } from '../store';
 import type BTree from 'sorted-btree';
+import { NarrowedIndex } from './indexes';
 import type { BlockTimes, CompoundIndex, DateIndex, TypeIndexes } from './indexes';
 
 /**
@@ -532,6 +533,70 @@ function compoundAccess(
   };
 }
 
+/** The tree of one (first, second) pair of a NarrowedIndex, built from the first value's compound tree the first time it is asked for. */
+function narrowedTree(narrowed: NarrowedIndex, first: string, second: string, context: PlannerContext): BTree<number, Entry | Entry[]> | undefined {
+  const key = NarrowedIndex.key(first, second);
+  if (!narrowed.isBuilt(key)) {
+    const byLo = new Map<number, Entry | Entry[]>();
+    const members = context.indexes.hash.get(narrowed.hashCode)?.keys.get(second);
+    const tree = narrowed.compound.trees.get(first);
+    if (tree !== undefined && members !== undefined) {
+      walkEntries(tree, -Infinity, Infinity, (lo, entry) => {
+        if (!members.has(entry._id)) return true;
+        const present = byLo.get(lo);
+        if (present === undefined) byLo.set(lo, entry);
+        else if (Array.isArray(present)) present.push(entry);
+        else byLo.set(lo, [present, entry]);
+        return true;
+      });
+    }
+    narrowed.build(key, byLo);
+  }
+  return narrowed.trees.get(key);
+}
+
+/** Two hash clauses and a range at once from a NarrowedIndex: per pair of values, walk that pair's tree over the range. */
+function narrowedAccess(
+  narrowed: NarrowedIndex,
+  hashes: readonly [Access, Access],
+  keys: readonly [readonly string[], readonly string[]],
+  range: Access,
+  condition: RangeCondition,
+  context: PlannerContext,
+): Access {
+  const resolved = new Map<string, Entry>();
+  const slot = narrowed.compound.date.slot;
+  return {
+    exact: true,
+    exactIds: true,
+    compound: true,
+    size: undefined,
+    resolved,
+    test: (entry) => hashes[0].test(entry) && hashes[1].test(entry) && range.test(entry),
+    collect: (cap) => {
+      const result = new Set<string>();
+      resolved.clear();
+      const { low, high } = keyBounds(narrowed.compound.date, condition);
+      if (!(low <= high)) return result;
+      const checkEntries = condition.hi.length > 0;
+      for (const first of keys[0]) {
+        for (const second of keys[1]) {
+          const tree = narrowedTree(narrowed, first, second, context);
+          if (tree === undefined) continue;
+          const overCap = walkEntries(tree, low, high, (lo, entry) => {
+            if (!satisfies(lo, condition.lo) || (checkEntries && !rangeTest(entry, slot, condition))) return true;
+            result.add(entry._id);
+            resolved.set(entry._id, entry);
+            return result.size <= cap;
+          });
+          if (overCap) return undefined;
+        }
+      }
+      return result;
+    },
+  };
+}
+
 /** A driver this small is not worth looking past (a booking's Slots of one day, an actor's active appointments). */
 const SMALL_DRIVER = 256;
 
@@ -545,6 +610,15 @@ export function planQuery(filter: Clause, context: PlannerContext): QueryPlan {
   }
   if (accesses.length === 0) return { driver: undefined, checks: [], residual };
 
+  for (const narrowed of context.indexes.narrowed) {
+    const { compound } = narrowed;
+    const hash = accesses.find((a) => a.hash?.code === compound.hashCode);
+    const second = accesses.find((a) => a.hash?.code === narrowed.hashCode);
+    const range = accesses.find((a) => a.range?.code === compound.dateCode);
+    if (hash?.hash === undefined || second?.hash === undefined || range?.range === undefined) continue;
+    const combined = narrowedAccess(narrowed, [hash, second], [hash.hash.keys, second.hash.keys], range, range.range.condition, context);
+    accesses = [...accesses.filter((a) => a !== hash && a !== second && a !== range), combined];
+  }
   for (const compound of context.indexes.compound) {
     const hash = accesses.find((a) => a.hash?.code === compound.hashCode);
     const range = accesses.find((a) => a.range?.code === compound.dateCode);
