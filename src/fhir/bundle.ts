@@ -59,10 +59,15 @@ export interface EntryText {
   readonly mode: 'match' | 'include';
 }
 
-// An entry's fixed parts, in the order JSON.stringify gives `{ fullUrl, resource, search: { mode } }`.
-const ENTRY_OPEN = '{"fullUrl":';
-const ENTRY_RESOURCE = ',"resource":';
+// An entry's fixed parts, in the order JSON.stringify gives `{ fullUrl, resource, search: { mode } }`:
+// each entry is `{"fullUrl":"` url `","resource":` resource `,"search":{"mode":"…"}}`, and the
+// close of one entry is written with the opening of the next.
+const ENTRY_OPEN = '{"fullUrl":"';
+const ENTRY_RESOURCE = '","resource":';
 const ENTRY_CLOSE = { match: ',"search":{"mode":"match"}}', include: ',"search":{"mode":"include"}}' } as const;
+const ENTRY_CLOSE_OPEN = { match: `${ENTRY_CLOSE.match},${ENTRY_OPEN}`, include: `${ENTRY_CLOSE.include},${ENTRY_OPEN}` } as const;
+/** Printable ASCII but `"` and `\`: JSON.stringify writes such a string as it is, between quotes. */
+const PLAIN_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /**
  * `bundle(type, entries, extra)` as UTF-8 JSON bytes, with the entries' resources as their stored
@@ -74,28 +79,40 @@ const ENTRY_CLOSE = { match: ',"search":{"mode":"match"}}', include: ',"search":
  * into one Buffer (outside the JS heap) in place: one allocation, and no string per entry (an
  * entry's text joined from its parts was ~0.8 KB of garbage, flattened once to be measured).
  * A resource text that is all ASCII (its UTF-8 length is its length) is copied as Latin-1, which
- * needs no encoding.
+ * needs no encoding; so is a fullUrl of plain ASCII (the usual one), which is then not quoted
+ * with JSON.stringify nor measured.
  */
 export function bundleJson(type: Bundle['type'], entries: readonly EntryText[], extra: Partial<Bundle> = {}): Buffer {
   const head = JSON.stringify(bundle(type, [], extra));
   if (entries.length === 0) return Buffer.from(head);
   // `bundle` puts `entry` last, so it goes just before the closing brace.
-  const open = `${head.slice(0, -1)},"entry":[`;
+  const open = `${head.slice(0, -1)},"entry":[${ENTRY_OPEN}`;
   const parts = entries.map((e) => {
-    const url = JSON.stringify(e.fullUrl);
-    return { url, urlBytes: Buffer.byteLength(url), resource: e.resource, resourceBytes: Buffer.byteLength(e.resource), close: ENTRY_CLOSE[e.mode] };
+    const plainUrl = PLAIN_TEXT.test(e.fullUrl);
+    // Without its quotes: they are in ENTRY_OPEN and ENTRY_RESOURCE.
+    const url = plainUrl ? e.fullUrl : JSON.stringify(e.fullUrl).slice(1, -1);
+    const resourceBytes = Buffer.byteLength(e.resource);
+    return {
+      url,
+      urlBytes: plainUrl ? url.length : Buffer.byteLength(url),
+      urlEncoding: plainUrl ? ('latin1' as const) : ('utf8' as const),
+      resource: e.resource,
+      resourceBytes,
+      resourceEncoding: resourceBytes === e.resource.length ? ('latin1' as const) : ('utf8' as const),
+      mode: e.mode,
+    };
   });
-  let length = Buffer.byteLength(open) + entries.length - 1 + 2;
-  for (const p of parts) length += ENTRY_OPEN.length + p.urlBytes + ENTRY_RESOURCE.length + p.resourceBytes + p.close.length;
+  let length = Buffer.byteLength(open) + 2;
+  for (const [i, p] of parts.entries()) {
+    length += p.urlBytes + ENTRY_RESOURCE.length + p.resourceBytes + (i + 1 < parts.length ? ENTRY_CLOSE_OPEN[p.mode].length : ENTRY_CLOSE[p.mode].length);
+  }
   const body = Buffer.allocUnsafe(length);
   let at = body.write(open);
   for (const [i, p] of parts.entries()) {
-    if (i > 0) at = body.writeUInt8(0x2c, at); // ','
-    at += body.write(ENTRY_OPEN, at, 'latin1');
-    at += body.write(p.url, at);
+    at += body.write(p.url, at, p.urlEncoding);
     at += body.write(ENTRY_RESOURCE, at, 'latin1');
-    at += body.write(p.resource, at, p.resourceBytes === p.resource.length ? 'latin1' : 'utf8');
-    at += body.write(p.close, at, 'latin1');
+    at += body.write(p.resource, at, p.resourceEncoding);
+    at += body.write(i + 1 < parts.length ? ENTRY_CLOSE_OPEN[p.mode] : ENTRY_CLOSE[p.mode], at, 'latin1');
   }
   at += body.write(']}', at);
   if (at !== length) throw new Error(`searchset body: wrote ${at} of ${length} bytes`);
