@@ -24,4 +24,4 @@ VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "require('http').get('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
-CMD ["node", "--max-semi-space-size=32", "--min-semi-space-size=16", "dist/src/main.js"]
+CMD ["node", "--max-semi-space-size=32", "--min-semi-space-size=16", "--initial-heap-size=256", "dist/src/main.js"]

@@ -120,7 +120,7 @@ async function startServer(dataDir: string, profileDir?: string): Promise<{ chil
   const port = await freePort();
   const started = performance.now();
   // As `npm start` (README "Node flags": why these sizes).
-  const flags = ['--max-semi-space-size=32', '--min-semi-space-size=16'];
+  const flags = ['--max-semi-space-size=32', '--min-semi-space-size=16', '--initial-heap-size=256'];
   const args = profileDir === undefined ? [...flags, MAIN] : [...flags, '--cpu-prof', `--cpu-prof-dir=${profileDir}`, MAIN];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
