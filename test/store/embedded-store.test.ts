@@ -591,9 +591,16 @@ describe('embedded store: the query planner agrees with a plain mingo scan', () 
     await store.close();
   });
 
-  test('schedule + status + window queries follow status flips, moves and deletes of Slots already walked, also after reopening', async () => {
-    // The (schedule, status) trees are built on the first query naming the pair and kept in step
-    // from then on: a booking flips a Slot from one pair's tree to another's.
+  /**
+   * Commits `initial` to a fresh store, then three times rewrites about a third of the current
+   * documents with `change`; `check` gets the store and the current writes after the first commit,
+   * after each round and after a reopen.
+   */
+  async function followWrites(
+    initial: ResourceWrite[],
+    change: (current: ResourceWrite) => ResourceWrite,
+    check: (store: EmbeddedStore, current: ResourceWrite[]) => Promise<void>,
+  ): Promise<void> {
     const dir = tempDir();
     let store = await createEmbeddedStore({ dataDir: dir });
     const current = new Map<string, ResourceWrite>();
@@ -604,27 +611,32 @@ describe('embedded store: the query planner agrees with a plain mingo scan', () 
         else current.set(w.id, w);
       }
     };
-    await commit(Array.from({ length: 200 }, (_, i) => slotWrite({ id: `n${i}`, schedule: pick(schedules), status: pick(statuses), start: time(), minutes: pick([15, 30]) })));
-    const check = async (): Promise<void> => {
-      const docs = [...current.values()].map((w) => ({ _id: w.id, s: w.s, o: w.o }));
-      for (let round = 0; round < 60; round++) {
-        const a = time();
-        const filter = {
-          $and: [
-            { 's.schedule': { $in: [pick(schedules), pick(schedules)] } },
-            { 's.status': { $in: random() < 0.7 ? [pick(statuses)] : [pick(statuses), pick(statuses)] } },
-            { 's.start': { $elemMatch: pick([{ lo: { $gte: a, $lt: a + 600 * MINUTE } }, { lo: { $lt: a } }, { hi: { $gt: a } }]) } },
-          ],
-        };
-        const expected = new Query(filter).find<{ _id: string }>(docs).all().map((d) => d._id).sort();
-        const actual = (await store.find('Slot', { filter })).documents.map((d) => d._id).sort();
-        expect({ filter, ids: actual }).toEqual({ filter, ids: expected });
-      }
-    };
-    await check();
+    await commit(initial);
+    await check(store, [...current.values()]);
     for (let step = 0; step < 3; step++) {
-      const changes: ResourceWrite[] = [];
-      for (const w of [...current.values()].filter(() => random() < 0.3)) {
+      await commit([...current.values()].filter(() => random() < 0.3).map(change));
+      await check(store, [...current.values()]);
+    }
+    await store.close();
+    store = await createEmbeddedStore({ dataDir: dir });
+    await check(store, [...current.values()]);
+    await store.close();
+  }
+
+  /** The ids `filter` selects from `current` by mingo, sorted. */
+  const expectedIds = (filter: Record<string, unknown>, current: readonly ResourceWrite[]): string[] =>
+    new Query(filter)
+      .find<{ _id: string }>(current.map((w) => ({ _id: w.id, s: w.s, o: w.o })))
+      .all()
+      .map((d) => d._id)
+      .sort();
+
+  test('schedule + status + window queries follow status flips, moves and deletes of Slots already walked, also after reopening', async () => {
+    // The (schedule, status) trees are built on the first query naming the pair and kept in step
+    // from then on: a booking flips a Slot from one pair's tree to another's.
+    await followWrites(
+      Array.from({ length: 200 }, (_, i) => slotWrite({ id: `n${i}`, schedule: pick(schedules), status: pick(statuses), start: time(), minutes: pick([15, 30]) })),
+      (w) => {
         const next = w.versionId + 1;
         const kind = random();
         const schedule = w.s.schedule?.[0];
@@ -632,69 +644,55 @@ describe('embedded store: the query planner agrees with a plain mingo scan', () 
         const first = w.s.start?.[0];
         const start = typeof first === 'object' && 'lo' in first ? first.lo : T0;
         // A status flip in place (a booking), a move to another schedule and time, or a delete.
-        if (kind < 0.5) changes.push({ ...slotWrite({ id: w.id, versionId: next, schedule, status: pick(statuses), start }), previousVersionId: w.versionId });
-        else if (kind < 0.8) changes.push({ ...slotWrite({ id: w.id, versionId: next, schedule: pick(schedules), status: pick(statuses), start: time() }), previousVersionId: w.versionId });
-        else changes.push(deleteWrite('Slot', w.id, next));
-      }
-      await commit(changes);
-      await check();
-    }
-    await store.close();
-    store = await createEmbeddedStore({ dataDir: dir });
-    await check();
-    await store.close();
+        if (kind < 0.5) return { ...slotWrite({ id: w.id, versionId: next, schedule, status: pick(statuses), start }), previousVersionId: w.versionId };
+        if (kind < 0.8) return { ...slotWrite({ id: w.id, versionId: next, schedule: pick(schedules), status: pick(statuses), start: time() }), previousVersionId: w.versionId };
+        return deleteWrite('Slot', w.id, next);
+      },
+      async (store, current) => {
+        for (let round = 0; round < 60; round++) {
+          const a = time();
+          const filter = {
+            $and: [
+              { 's.schedule': { $in: [pick(schedules), pick(schedules)] } },
+              { 's.status': { $in: random() < 0.7 ? [pick(statuses)] : [pick(statuses), pick(statuses)] } },
+              { 's.start': { $elemMatch: pick([{ lo: { $gte: a, $lt: a + 600 * MINUTE } }, { lo: { $lt: a } }, { hi: { $gt: a } }]) } },
+            ],
+          };
+          const actual = (await store.find('Slot', { filter })).documents.map((d) => d._id).sort();
+          expect({ filter, ids: actual }).toEqual({ filter, ids: expectedIds(filter, current) });
+        }
+      },
+    );
   });
 
   test('blocking-appointment queries follow moves, cancellations and deletes of appointments already walked, also after reopening', async () => {
     // BlockTimes builds an actor's tree on the first query naming the actor and keeps it in step
     // from then on: every later write to that actor's appointments must show in the next answer.
-    const dir = tempDir();
-    let store = await createEmbeddedStore({ dataDir: dir });
     const actors = ['Practitioner/p1', 'Practitioner/p2', 'Location/r1'];
-    const current = new Map<string, ResourceWrite>();
-    const commit = async (writes: ResourceWrite[]): Promise<void> => {
-      await store.commit(writes);
-      for (const w of writes) {
-        if (w.resource === null) current.delete(w.id);
-        else current.set(w.id, w);
-      }
-    };
-    await commit(Array.from({ length: 120 }, (_, i) => {
-      const start = time();
-      return appointmentWrite(`b${i}`, [pick(actors), pick(actors)], start, start + pick([15, 30, 60]) * MINUTE, pick([0, 10]));
-    }));
-    const check = async (): Promise<void> => {
-      const docs = [...current.values()].map((w) => ({ _id: w.id, s: w.s, o: w.o }));
-      for (let round = 0; round < 40; round++) {
-        const a = time();
-        const query = blockingAppointments([pick(actors), pick(actors)], a, a + pick([15, 60, 240]) * MINUTE, random() < 0.3 ? [`b${Math.floor(random() * 120)}`] : []);
-        const expected = new Query(query.filter).find<{ _id: string }>(docs).all().map((d) => d._id).sort();
-        const actual = (await store.find('Appointment', query)).documents.map((d) => d._id).sort();
-        expect({ filter: query.filter, ids: actual }).toEqual({ filter: query.filter, ids: expected });
-      }
-    };
-    await check();
-    for (let step = 0; step < 3; step++) {
-      const changes: ResourceWrite[] = [];
-      for (const w of [...current.values()].filter(() => random() < 0.25)) {
+    await followWrites(
+      Array.from({ length: 120 }, (_, i) => {
+        const start = time();
+        return appointmentWrite(`b${i}`, [pick(actors), pick(actors)], start, start + pick([15, 30, 60]) * MINUTE, pick([0, 10]));
+      }),
+      (w) => {
         const next = w.versionId + 1;
         const kind = random();
         if (kind < 0.4) {
           const start = time();
-          changes.push({ ...appointmentWrite(w.id, [pick(actors)], start, start + 30 * MINUTE), versionId: next, previousVersionId: w.versionId });
-        } else if (kind < 0.7) {
-          changes.push({ ...w, versionId: next, previousVersionId: w.versionId, s: { ...w.s, status: ['cancelled'], _block: [] } });
-        } else {
-          changes.push(deleteWrite('Appointment', w.id, next));
+          return { ...appointmentWrite(w.id, [pick(actors)], start, start + 30 * MINUTE), versionId: next, previousVersionId: w.versionId };
         }
-      }
-      await commit(changes);
-      await check();
-    }
-    await store.close();
-    store = await createEmbeddedStore({ dataDir: dir });
-    await check();
-    await store.close();
+        if (kind < 0.7) return { ...w, versionId: next, previousVersionId: w.versionId, s: { ...w.s, status: ['cancelled'], _block: [] } };
+        return deleteWrite('Appointment', w.id, next);
+      },
+      async (store, current) => {
+        for (let round = 0; round < 40; round++) {
+          const a = time();
+          const query = blockingAppointments([pick(actors), pick(actors)], a, a + pick([15, 60, 240]) * MINUTE, random() < 0.3 ? [`b${Math.floor(random() * 120)}`] : []);
+          const actual = (await store.find('Appointment', query)).documents.map((d) => d._id).sort();
+          expect({ filter: query.filter, ids: actual }).toEqual({ filter: query.filter, ids: expectedIds(query.filter, current) });
+        }
+      },
+    );
   });
 
   test('actor and date filters on Appointments (compound index) give the same ids as mingo, also after reopening', async () => {

@@ -393,6 +393,27 @@ function blockAccess(
   test: (entry: Entry) => boolean,
   context: PlannerContext,
 ): Access {
+  return treeAccess(test, (keep) => {
+    for (const actor of actors) {
+      const tree = blockTree(times, actor, context);
+      if (tree === undefined) continue;
+      // After the build: it may widen the spans.
+      const { low, high } = keyBounds(times, range);
+      if (!(low <= high)) continue;
+      const stopped = walkEntries(tree, low, high, (lo, entry) => !satisfies(lo, range.lo) || !blockTest(entry, actorSet, range) || keep(entry));
+      if (stopped) return false;
+    }
+    return true;
+  });
+}
+
+/**
+ * An exact access whose ids come from walking trees of entries (CompoundIndex, NarrowedIndex,
+ * BlockTimes): walked before plain ranges, and its entries are handed over as `resolved`.
+ * `walk(keep)` offers each match to `keep`, which returns false once past the cap, and returns
+ * whether it went through without being stopped.
+ */
+function treeAccess(test: (entry: Entry) => boolean, walk: (keep: (entry: Entry) => boolean) => boolean): Access {
   const resolved = new Map<string, Entry>();
   return {
     exact: true,
@@ -404,21 +425,12 @@ function blockAccess(
     collect: (cap) => {
       const result = new Set<string>();
       resolved.clear();
-      for (const actor of actors) {
-        const tree = blockTree(times, actor, context);
-        if (tree === undefined) continue;
-        // After the build: it may widen the spans.
-        const { low, high } = keyBounds(times, range);
-        if (!(low <= high)) continue;
-        const overCap = walkEntries(tree, low, high, (lo, entry) => {
-          if (!satisfies(lo, range.lo) || result.has(entry._id) || !blockTest(entry, actorSet, range)) return true;
-          result.add(entry._id);
-          resolved.set(entry._id, entry);
-          return result.size <= cap;
-        });
-        if (overCap) return undefined;
-      }
-      return result;
+      const complete = walk((entry) => {
+        result.add(entry._id);
+        resolved.set(entry._id, entry);
+        return result.size <= cap;
+      });
+      return complete ? result : undefined;
     },
   };
 }
@@ -500,37 +512,28 @@ function compoundAccess(
   range: Access,
   condition: RangeCondition,
 ): Access {
-  const resolved = new Map<string, Entry>();
-  return {
-    exact: true,
-    exactIds: true,
-    compound: true,
-    size: undefined,
-    resolved,
-    test: (entry) => hash.test(entry) && range.test(entry),
-    collect: (cap) => {
-      const result = new Set<string>();
-      resolved.clear();
+  return treeAccess(
+    (entry) => hash.test(entry) && range.test(entry),
+    (keep) => {
       const { low, high } = keyBounds(compound.date, condition);
-      if (!(low <= high)) return result;
-      // A key that satisfies the conditions on `lo` is a matching range when there are none on
-      // `hi`; else the entry's own ranges decide (the tree holds entries: no look-up by id).
-      const checkEntries = condition.hi.length > 0;
-      const add = (entry: Entry): boolean => {
-        if (checkEntries && !rangeTest(entry, compound.date.slot, condition)) return true;
-        result.add(entry._id);
-        resolved.set(entry._id, entry);
-        return result.size <= cap;
-      };
+      if (!(low <= high)) return true;
       for (const key of keys) {
         const tree = compound.trees.get(key);
-        if (tree === undefined) continue;
-        const overCap = walkEntries(tree, low, high, (lo, entry) => !satisfies(lo, condition.lo) || add(entry));
-        if (overCap) return undefined;
+        if (tree !== undefined && walkEntries(tree, low, high, rangeVisitor(compound.date.slot, condition, keep))) return false;
       }
-      return result;
+      return true;
     },
-  };
+  );
+}
+
+/**
+ * A tree walk's visitor for a range condition: a key that satisfies the conditions on `lo` is a
+ * matching range when there are none on `hi`; else the entry's own ranges decide (the tree holds
+ * entries: no look-up by id).
+ */
+function rangeVisitor(slot: number, condition: RangeCondition, keep: (entry: Entry) => boolean): (lo: number, entry: Entry) => boolean {
+  const checkEntries = condition.hi.length > 0;
+  return (lo, entry) => !satisfies(lo, condition.lo) || (checkEntries && !rangeTest(entry, slot, condition)) || keep(entry);
 }
 
 /** The tree of one (first, second) pair of a NarrowedIndex, built from the first value's compound tree the first time it is asked for. */
@@ -564,37 +567,21 @@ function narrowedAccess(
   condition: RangeCondition,
   context: PlannerContext,
 ): Access {
-  const resolved = new Map<string, Entry>();
-  const slot = narrowed.compound.date.slot;
-  return {
-    exact: true,
-    exactIds: true,
-    compound: true,
-    size: undefined,
-    resolved,
-    test: (entry) => hashes[0].test(entry) && hashes[1].test(entry) && range.test(entry),
-    collect: (cap) => {
-      const result = new Set<string>();
-      resolved.clear();
+  return treeAccess(
+    (entry) => hashes[0].test(entry) && hashes[1].test(entry) && range.test(entry),
+    (keep) => {
       const { low, high } = keyBounds(narrowed.compound.date, condition);
-      if (!(low <= high)) return result;
-      const checkEntries = condition.hi.length > 0;
+      if (!(low <= high)) return true;
+      const visit = rangeVisitor(narrowed.compound.date.slot, condition, keep);
       for (const first of keys[0]) {
         for (const second of keys[1]) {
           const tree = narrowedTree(narrowed, first, second, context);
-          if (tree === undefined) continue;
-          const overCap = walkEntries(tree, low, high, (lo, entry) => {
-            if (!satisfies(lo, condition.lo) || (checkEntries && !rangeTest(entry, slot, condition))) return true;
-            result.add(entry._id);
-            resolved.set(entry._id, entry);
-            return result.size <= cap;
-          });
-          if (overCap) return undefined;
+          if (tree !== undefined && walkEntries(tree, low, high, visit)) return false;
         }
       }
-      return result;
+      return true;
     },
-  };
+  );
 }
 
 /** A driver this small is not worth looking past (a booking's Slots of one day, an actor's active appointments). */
