@@ -260,31 +260,18 @@ export class CompoundIndex extends EntryTrees {
 }
 
 /**
- * A CompoundIndex's trees split again by the values of a second hash code (IndexSpec
- * `narrowedBy`): the Slots of one schedule *and one status* by start, keyed `schedule\0status`.
- * A key's tree is built the first time a query names that pair (query-planner.ts), from the
- * compound tree of the first value and the second code's hash index, and kept in step by every
- * write from then on; pairs never asked about cost nothing, and a start from a snapshot builds
- * nothing.
+ * EntryTrees whose keys are built one at a time, the first time a query names them
+ * (query-planner.ts), and kept in step by every write from then on: keys never asked about cost
+ * nothing, and a start from a snapshot builds nothing.
  */
-export class NarrowedIndex extends EntryTrees {
+class LazyEntryTrees extends EntryTrees {
   private readonly built = new Set<string>();
-
-  constructor(
-    readonly compound: CompoundIndex,
-    readonly hashCode: string,
-  ) {
-    super();
-  }
-
-  static key(first: string, second: string): string {
-    return `${first}\u0000${second}`;
-  }
 
   isBuilt(key: string): boolean {
     return this.built.has(key);
   }
 
+  /** The key's whole tree (its entries grouped by `lo`), from then on kept in step. */
   build(key: string, byLo: ReadonlyMap<number, Entry | Entry[]>): void {
     this.built.add(key);
     this.load(key, byLo);
@@ -300,30 +287,36 @@ export class NarrowedIndex extends EntryTrees {
 }
 
 /**
+ * A CompoundIndex's trees split again by the values of a second hash code (IndexSpec
+ * `narrowedBy`): the Slots of one schedule *and one status* by start, keyed `schedule\0status`.
+ * A key's tree is built from the compound tree of the first value and the second code's hash index
+ * (LazyEntryTrees).
+ */
+export class NarrowedIndex extends LazyEntryTrees {
+  constructor(
+    readonly compound: CompoundIndex,
+    readonly hashCode: string,
+  ) {
+    super();
+  }
+
+  static key(first: string, second: string): string {
+    return `${first}\u0000${second}`;
+  }
+}
+
+/**
  * Appointment `_block`s per actor, sorted on the block's `lo`: the booking engine asks, for every
  * booking, which active appointments of its actors overlap a window. Without it the answer was
  * every active appointment of the actors, past ones included, each tested: a cost growing with
  * each practitioner's history. With it, a walk over `lo` in (window start − longest block, window
- * end).
- * An actor's tree is built the first time a query names the actor (query-planner.ts), from the
- * entries the `_block` hash index lists for it, and kept in step by every write from then on;
- * actors never asked about cost nothing, and a start from a snapshot builds nothing.
+ * end). An actor's tree is built from the entries the `_block` hash index lists for it
+ * (LazyEntryTrees).
  */
-export class BlockTimes extends EntryTrees {
+export class BlockTimes extends LazyEntryTrees {
   /** The span (hi − lo) bounds of every block seen: never narrowed, so walks stay safe (only looser). */
   minSpan = Infinity;
   maxSpan = -Infinity;
-  private readonly built = new Set<string>();
-
-  isBuilt(actor: string): boolean {
-    return this.built.has(actor);
-  }
-
-  /** The actor's whole tree, from its entries' blocks (`byLo`, with their span bounds widened by the caller). */
-  build(actor: string, byLo: ReadonlyMap<number, Entry | Entry[]>): void {
-    this.built.add(actor);
-    this.load(actor, byLo);
-  }
 
   widen(lo: number, hi: number): void {
     const span = hi - lo;
@@ -333,11 +326,7 @@ export class BlockTimes extends EntryTrees {
 
   addBlock(actor: string, lo: number, hi: number, entry: Entry): void {
     this.widen(lo, hi);
-    if (this.built.has(actor)) this.add(actor, lo, entry);
-  }
-
-  removeBlock(actor: string, lo: number, id: string): void {
-    if (this.built.has(actor)) this.remove(actor, lo, id);
+    this.addIfBuilt(actor, lo, entry);
   }
 }
 
@@ -534,7 +523,7 @@ export class TypeIndexes {
           this.blockTimes?.addBlock(value.a, value.lo, value.hi, entry);
         } else {
           this.block.remove(value.a, id);
-          this.blockTimes?.removeBlock(value.a, value.lo, id);
+          this.blockTimes?.removeIfBuilt(value.a, value.lo, id);
         }
       }
     }
