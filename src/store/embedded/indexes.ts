@@ -191,6 +191,14 @@ export class DateIndex {
   }
 }
 
+/** Adds `entry` to the group of `lo` in `byLo` (one entry, or an array when several share a `lo`, as EntryTrees hold them). */
+export function groupByLo(byLo: Map<number, Entry | Entry[]>, lo: number, entry: Entry): void {
+  const present = byLo.get(lo);
+  if (present === undefined) byLo.set(lo, entry);
+  else if (Array.isArray(present)) present.push(entry);
+  else byLo.set(lo, [present, entry]);
+}
+
 /**
  * Entries per key, each key's in a tree sorted on a number (`lo`): one entry, or an array when
  * several share a `lo`. Values are the entries themselves, not their ids: a walk reads each
@@ -293,6 +301,9 @@ class LazyEntryTrees extends EntryTrees {
  * (LazyEntryTrees).
  */
 export class NarrowedIndex extends LazyEntryTrees {
+  /** First values with at least one built key: a write of any other value makes no key at all. */
+  private readonly builtFirsts = new Set<string>();
+
   constructor(
     readonly compound: CompoundIndex,
     readonly hashCode: string,
@@ -302,6 +313,16 @@ export class NarrowedIndex extends LazyEntryTrees {
 
   static key(first: string, second: string): string {
     return `${first}\u0000${second}`;
+  }
+
+  buildPair(first: string, second: string, byLo: ReadonlyMap<number, Entry | Entry[]>): void {
+    this.builtFirsts.add(first);
+    this.build(NarrowedIndex.key(first, second), byLo);
+  }
+
+  /** Whether a key with this first value may be built (writes skip the others without making keys). */
+  hasFirst(first: string): boolean {
+    return this.builtFirsts.has(first);
   }
 }
 
@@ -433,10 +454,7 @@ export class TypeIndexes {
         for (let i = 0; i + 2 < ranges.length; i += 3) {
           const lo = ranges[i + 1];
           if (ranges[i] !== compound.date.slot || lo === undefined) continue;
-          const present = byLo.get(lo);
-          if (present === undefined) byLo.set(lo, entry);
-          else if (Array.isArray(present)) present.push(entry);
-          else byLo.set(lo, [present, entry]);
+          groupByLo(byLo, lo, entry);
         }
       }
       compound.load(key, byLo);
@@ -501,7 +519,7 @@ export class TypeIndexes {
       for (const narrowed of this.narrowed) {
         const { compound } = narrowed;
         for (const first of s[compound.hashCode] ?? NO_VALUES) {
-          if (typeof first !== 'string') continue;
+          if (typeof first !== 'string' || !narrowed.hasFirst(first)) continue;
           for (const second of s[narrowed.hashCode] ?? NO_VALUES) {
             if (typeof second !== 'string') continue;
             const key = NarrowedIndex.key(first, second);

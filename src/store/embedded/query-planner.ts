@@ -2,7 +2,7 @@ import { parseSearchIndex } from './entry';
 import type { Entry } from './entry';
 import type { ActorBlock } from '../store';
 import type BTree from 'sorted-btree';
-import { NarrowedIndex } from './indexes';
+import { groupByLo, NarrowedIndex } from './indexes';
 import type { BlockTimes, CompoundIndex, DateIndex, TypeIndexes } from './indexes';
 
 /**
@@ -369,10 +369,7 @@ function blockTree(times: BlockTimes, actor: string, context: PlannerContext): B
       for (const b of blocksOf(entry)) {
         if (b.a !== actor) continue;
         times.widen(b.lo, b.hi);
-        const present = byLo.get(b.lo);
-        if (present === undefined) byLo.set(b.lo, entry);
-        else if (Array.isArray(present)) present.push(entry);
-        else byLo.set(b.lo, [present, entry]);
+        groupByLo(byLo, b.lo, entry);
       }
     }
     times.build(actor, byLo);
@@ -546,14 +543,11 @@ function narrowedTree(narrowed: NarrowedIndex, first: string, second: string, co
     if (tree !== undefined && members !== undefined) {
       walkEntries(tree, -Infinity, Infinity, (lo, entry) => {
         if (!members.has(entry._id)) return true;
-        const present = byLo.get(lo);
-        if (present === undefined) byLo.set(lo, entry);
-        else if (Array.isArray(present)) present.push(entry);
-        else byLo.set(lo, [present, entry]);
+        groupByLo(byLo, lo, entry);
         return true;
       });
     }
-    narrowed.build(key, byLo);
+    narrowed.buildPair(first, second, byLo);
   }
   return narrowed.trees.get(key);
 }
