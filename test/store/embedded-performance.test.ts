@@ -186,6 +186,28 @@ describe('snapshot format', () => {
     ]);
   });
 
+  test('loaded entries with equal ranges share one array (a clinic\'s Slots share their times)', async () => {
+    const dir = tempDir();
+    const slot = (id: string, ranges: number[], h: number): Entry => ({ _id: id, versionId: 1, lastUpdated: T0, deleted: false, searchJson: '{}', o: {}, ranges, h });
+    const same = [0, T0, T0 + 1000, 1, T0 + 15 * MINUTE, T0 + 15 * MINUTE + 1000];
+    const other = [0, T0, T0 + 1000, 1, T0 + 30 * MINUTE, T0 + 30 * MINUTE + 1000];
+    const written = [slot('a', [...same], 0), slot('b', [...same], 1), slot('c', [...other], 2)];
+    const history = new HistoryLog();
+    for (const e of written) history.push(e._id, 1, T0, 10, 100);
+    await writeSnapshot(dir, { segment: 2, types: [{ type: 'Slot', entries: written, history: history.capture(), keys: [] }] });
+    const documents: Entry[] = [];
+    loadSnapshot(path.join(dir, snapshotFileName(2)), {
+      source: () => ({ searchJsonAt: () => '{}' }),
+      history: () => undefined,
+      document: (_type, entry) => documents.push(entry),
+      keys: () => undefined,
+    });
+    const [a, b, c] = documents;
+    expect([a?.ranges, b?.ranges, c?.ranges]).toEqual([same, same, other]);
+    expect(b?.ranges).toBe(a?.ranges);
+    expect(c?.ranges).not.toBe(a?.ranges);
+  });
+
   test('a truncated or corrupted snapshot is refused; a newer one replaces older and version-1 files', async () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, 'snapshot-00000003.jsonl'), '{"format":"kairos-embedded-snapshot","version":1,"segment":3}\n');

@@ -1,5 +1,5 @@
 import { slotWrite } from './store-contract';
-import { EMPTY_SORT_KEYS } from '../../src/store/embedded/entry';
+import { EMPTY_SORT_KEYS, SharedRanges } from '../../src/store/embedded/entry';
 import type { Entry } from '../../src/store/embedded/entry';
 import { INDEXED_PARAMETERS, TypeIndexes } from '../../src/store/embedded/indexes';
 
@@ -39,7 +39,7 @@ describe('hash index keys loaded from a snapshot', () => {
 
   test('a write to a pending key sees the loaded ids (add and remove)', () => {
     const indexes = loaded();
-    indexes.remove('b', { status: ['free'] });
+    indexes.remove(bare('b', 1), { status: ['free'] });
     indexes.add(bare('e', 4), { status: ['busy'] });
     const keys = statusKeys(indexes);
     expect([...(keys.get('free') ?? [])]).toEqual(['a', 'c']);
@@ -91,5 +91,38 @@ describe('date and compound indexes loaded from a snapshot', () => {
       [...(indexes.compound[0]?.trees ?? [])].map(([key, tree]) => [key, tree.toArray()]);
     expect(trees(loaded)).toEqual(trees(one));
     expect(trees(loaded)).toHaveLength(3);
+  });
+});
+
+describe('shared entry ranges', () => {
+  const T0 = Date.UTC(2025, 0, 6, 9, 0, 0);
+  const MINUTE = 60_000;
+
+  test('Slots of different schedules at the same times share one ranges array; other times get their own', () => {
+    const indexes = new TypeIndexes(INDEXED_PARAMETERS.Slot);
+    const a = indexes.rangesOf(slotWrite({ id: 'a', schedule: 'Schedule/1', start: T0, minutes: 15 }).s);
+    const b = indexes.rangesOf(slotWrite({ id: 'b', schedule: 'Schedule/2', start: T0, minutes: 15 }).s);
+    // Same start, another end; and another start.
+    const c = indexes.rangesOf(slotWrite({ id: 'c', schedule: 'Schedule/2', start: T0, minutes: 30 }).s);
+    const d = indexes.rangesOf(slotWrite({ id: 'd', schedule: 'Schedule/1', start: T0 + 15 * MINUTE, minutes: 15 }).s);
+    expect(a).toEqual([0, T0, T0 + 1000, 1, T0 + 15 * MINUTE, T0 + 15 * MINUTE + 1000]);
+    expect(b).toBe(a);
+    expect(c).toEqual([0, T0, T0 + 1000, 1, T0 + 30 * MINUTE, T0 + 30 * MINUTE + 1000]);
+    expect(c).not.toBe(a);
+    expect(d).toEqual([0, T0 + 15 * MINUTE, T0 + 15 * MINUTE + 1000, 1, T0 + 30 * MINUTE, T0 + 30 * MINUTE + 1000]);
+    expect(indexes.rangesOf(slotWrite({ id: 'e', schedule: 'Schedule/3', start: T0, minutes: 30 }).s)).toBe(c);
+  });
+
+  test('past its capacity it starts over: arrays handed out keep their numbers, and equal ones are shared again', () => {
+    const shared = new SharedRanges(4);
+    const first = shared.get([0, 1, 2], 0, 3);
+    const handedOut = Array.from({ length: 10 }, (_, i) => shared.get([5, 0, i, 0, i, 9], 1, 3));
+    handedOut.forEach((r, i) => expect(r).toEqual([0, i, 0]));
+    expect(first).toEqual([0, 1, 2]);
+    const again = shared.get(Float64Array.of(0, 1, 2), 0, 3);
+    expect(again).toEqual([0, 1, 2]);
+    expect(shared.get([0, 1, 2], 0, 3)).toBe(again);
+    // Only whole equal arrays are shared: a longer one with the same first triple is its own.
+    expect(shared.get([0, 1, 2, 1, 3, 4], 0, 6)).toEqual([0, 1, 2, 1, 3, 4]);
   });
 });

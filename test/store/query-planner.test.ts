@@ -128,7 +128,7 @@ describe('query planner', () => {
     const moved = appointmentWrite('overlaps', ['Practitioner/h'], hi + 60 * MINUTE, hi + 90 * MINUTE);
     const old = loaded.entries.get('overlaps');
     if (old === undefined) throw new Error('overlaps not loaded');
-    loaded.indexes.remove('overlaps', JSON.parse(old.searchJson));
+    loaded.indexes.remove(old, JSON.parse(old.searchJson));
     const entry: Entry = { ...old, searchJson: JSON.stringify(moved.s), ranges: loaded.indexes.rangesOf(moved.s) };
     loaded.entries.set('overlaps', entry);
     loaded.indexes.add(entry, moved.s);

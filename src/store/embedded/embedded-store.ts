@@ -167,7 +167,7 @@ class StoreState {
     const previous = state.entries.get(record.id);
     const id = previous?._id ?? record.id;
     const position = state.history.push(id, record.versionId, record.lastUpdated, location, length);
-    if (previous !== undefined && !previous.deleted) state.indexes.remove(id, parseSearchIndex(previous));
+    if (previous !== undefined && !previous.deleted) state.indexes.remove(previous, parseSearchIndex(previous));
     this.install(state, {
       _id: id,
       versionId: record.versionId,

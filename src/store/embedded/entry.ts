@@ -254,3 +254,58 @@ export function freezeSortKeys(o: SortKeys): SortKeys {
   }
   return Object.freeze(copy);
 }
+
+/** Arrays SharedRanges holds before it starts over (~100 bytes each plus the Map's ~40). */
+const SHARED_RANGES_CAPACITY = 65_536;
+
+/**
+ * Entry `ranges` arrays shared by the entries whose ranges are the same numbers. A clinic's
+ * Schedules give their Slots the same few thousand (start, end) pairs, so 161,000 Slots need some
+ * thousands of arrays, not one each (~100 bytes: an array and its double store). Memory is what
+ * bounds the store (SPEC: 1,000,000 Slots in 1.5 GB) and, while a generator run installs Slots,
+ * every byte kept is copied by young-generation GCs and touches fresh pages. Sharing is safe as
+ * `ranges` is never written (Entry: readonly). Looked up by the first range's `lo` (a few candidates
+ * each); emptied when it holds SHARED_RANGES_CAPACITY arrays (resources whose ranges are all
+ * distinct, such as AuditEvents, only ever miss), which leaves the arrays handed out as they are.
+ */
+export class SharedRanges {
+  private readonly byFirstLo = new Map<number, Array<readonly number[]>>();
+  private count = 0;
+
+  constructor(private readonly capacity = SHARED_RANGES_CAPACITY) {}
+
+  /** `from[start .. start + length)` (whole [slot, lo, hi] triples, length ≥ 3) as a shared array. */
+  get(from: ArrayLike<number>, start: number, length: number): readonly number[] {
+    const firstLo = from[start + 1] ?? 0;
+    let candidates = this.byFirstLo.get(firstLo);
+    if (candidates !== undefined) {
+      for (const candidate of candidates) if (sameNumbers(candidate, from, start, length)) return candidate;
+    }
+    const array = exactArray(from, start, length);
+    if (this.count >= this.capacity) {
+      this.byFirstLo.clear();
+      this.count = 0;
+      candidates = undefined;
+    }
+    if (candidates === undefined) this.byFirstLo.set(firstLo, [array]);
+    else candidates.push(array);
+    this.count++;
+    return array;
+  }
+}
+
+function sameNumbers(array: readonly number[], from: ArrayLike<number>, start: number, length: number): boolean {
+  if (array.length !== length) return false;
+  for (let i = 0; i < length; i++) if (array[i] !== from[start + i]) return false;
+  return true;
+}
+
+/**
+ * `length` numbers of `from` from `start` as an array of exactly that capacity (Array.from and
+ * push grow an array with spare room: ~150 bytes more per entry's `ranges`).
+ */
+export function exactArray(from: ArrayLike<number>, start: number, length: number): number[] {
+  const array = new Array<number>(length);
+  for (let i = 0; i < length; i++) array[i] = from[start + i] ?? 0;
+  return array;
+}

@@ -1,6 +1,7 @@
 import BTree from 'sorted-btree';
 import type { ResourceType } from '../../fhir/resource-types';
 import type { IndexValue, SearchIndex } from '../store';
+import { SharedRanges } from './entry';
 import type { Entry } from './entry';
 
 /**
@@ -49,6 +50,8 @@ export const INDEXED_PARAMETERS: Readonly<Record<ResourceType, IndexSpec>> = {
 };
 
 const BLOCK_CODE = '_block';
+/** Where `rangesOf` gathers a document's triples before SharedRanges finds or copies them (grown, never shrunk). */
+const scratch: number[] = [];
 /** What a parameter without values reads as: shared, so a write's missing codes allocate nothing. */
 const NO_VALUES: readonly IndexValue[] = Object.freeze([]);
 
@@ -380,6 +383,7 @@ export class TypeIndexes {
    */
   private readonly hashList: Array<{ readonly code: string; readonly index: HashIndex }> = [];
   private readonly dateList: Array<{ readonly code: string; readonly index: DateIndex }> = [];
+  private readonly sharedRanges = new SharedRanges();
 
   constructor(spec: IndexSpec) {
     for (const code of spec.hash) {
@@ -461,18 +465,21 @@ export class TypeIndexes {
     }
   }
 
-  /** The date-indexed ranges of `s` as [slot, lo, hi] triples (entry.ts `ranges`). */
-  rangesOf(s: SearchIndex): number[] | undefined {
-    let ranges: number[] | undefined;
+  /**
+   * The date-indexed ranges of `s` as [slot, lo, hi] triples (entry.ts `ranges`), shared with
+   * other entries of the same ranges (SharedRanges).
+   */
+  rangesOf(s: SearchIndex): readonly number[] | undefined {
+    let n = 0;
     for (const { code, index } of this.dateList) {
       for (const value of s[code] ?? NO_VALUES) {
         if (!isRange(value)) continue;
-        ranges ??= [];
-        ranges.push(index.slot, value.lo, value.hi);
+        scratch[n++] = index.slot;
+        scratch[n++] = value.lo;
+        scratch[n++] = value.hi;
       }
     }
-    // slice(): an array grown by push keeps spare capacity (~250 vs ~100 bytes for one Slot).
-    return ranges?.slice();
+    return n === 0 ? undefined : this.sharedRanges.get(scratch, 0, n);
   }
 
   /** Indexes a live document whose search values are `s` (`ranges`: `rangesOf(s)`, when the caller has it). */
@@ -480,9 +487,9 @@ export class TypeIndexes {
     this.update(entry._id, entry, s, ranges);
   }
 
-  /** Undoes `add` of the document `id` with these values. */
-  remove(id: string, s: SearchIndex): void {
-    this.update(id, undefined, s, this.rangesOf(s));
+  /** Undoes `add` of `entry`, whose search values are `s`. */
+  remove(entry: Entry, s: SearchIndex): void {
+    this.update(entry._id, undefined, s, entry.ranges);
   }
 
   /** Adds `entry` (whose id is `id`) or, when undefined, removes the document `id`. */

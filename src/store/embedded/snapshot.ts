@@ -4,7 +4,7 @@ import { crc32 } from 'node:zlib';
 import { isResourceType } from '../../fhir/resource-types';
 import type { ResourceType } from '../../fhir/resource-types';
 import type { SortKeys } from '../store';
-import { EMPTY_SORT_KEYS, StoredEntry } from './entry';
+import { EMPTY_SORT_KEYS, exactArray, SharedRanges, StoredEntry } from './entry';
 import type { Entry, SearchTextSource } from './entry';
 import type { HistoryCapture } from './history-log';
 import type { IndexKeys } from './indexes';
@@ -454,6 +454,8 @@ export function loadSnapshot(file: string, sink: SnapshotSink): { segment: numbe
       interned.set(s, s);
       return s;
     };
+    // And so do entries' equal `ranges` (a clinic's Slots share their times).
+    const sharedRanges = new SharedRanges();
     const sectionHeader = Buffer.alloc(SECTION_HEADER_BYTES);
     let buffer = new ArrayBuffer(0);
     let position = HEADER_BYTES;
@@ -490,7 +492,7 @@ export function loadSnapshot(file: string, sink: SnapshotSink): { segment: numbe
         sink.history(type, versionIds, lastUpdated, locations, lengths);
         counts.versions += n;
       } else if (kind === KIND_DOCUMENTS) {
-        counts.documents += loadDocuments(reader, file, type, intern, sink);
+        counts.documents += loadDocuments(reader, file, type, intern, sharedRanges, sink);
       } else if (kind === KIND_KEYS) {
         const table = reader.strings();
         const codes = reader.u32s();
@@ -517,17 +519,7 @@ export function loadSnapshot(file: string, sink: SnapshotSink): { segment: numbe
   }
 }
 
-/**
- * `count` numbers from `from[start]` as an array of exactly that capacity (Array.from grows its
- * result as push does, which left ~150 bytes of spare capacity per entry's `ranges`).
- */
-function exactArray(from: Uint32Array | Float64Array, start: number, count: number): number[] {
-  const array = new Array<number>(count);
-  for (let j = 0; j < count; j++) array[j] = from[start + j] ?? 0;
-  return array;
-}
-
-function loadDocuments(reader: SectionReader, file: string, type: ResourceType, intern: (s: string) => string, sink: SnapshotSink): number {
+function loadDocuments(reader: SectionReader, file: string, type: ResourceType, intern: (s: string) => string, sharedRanges: SharedRanges, sink: SnapshotSink): number {
   const idLengths = reader.u32s();
   const ids = reader.text();
   const versionIds = reader.f64s();
@@ -569,7 +561,7 @@ function loadDocuments(reader: SectionReader, file: string, type: ResourceType, 
     idAt += idLength;
     const h = hCount === 1 ? (positions[positionAt] ?? 0) : exactArray(positions, positionAt, hCount);
     positionAt += hCount;
-    const entryRanges = rangeCount > 0 ? exactArray(ranges, rangeAt, rangeCount) : undefined;
+    const entryRanges = rangeCount > 0 ? sharedRanges.get(ranges, rangeAt, rangeCount) : undefined;
     rangeAt += rangeCount;
     let o = EMPTY_SORT_KEYS;
     if (oCount > 0) {
