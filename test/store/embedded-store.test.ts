@@ -110,6 +110,32 @@ describe('embedded store: persistence', () => {
     await recovered.close();
   });
 
+  test('documents written in this process read their search values from the journal, also while their record is still being written', async () => {
+    const store = await createEmbeddedStore({ dataDir: tempDir() });
+    const big = Array.from({ length: 2000 }, (_, i) => slotWrite({ id: `big${i}`, start: T0 + i * 15 * MINUTE, serviceType: i % 2 === 0 ? '124' : '125' }));
+    const committed = store.commit(big);
+    // Queued behind the commit's apply, ahead of its write completing (see the test above): the
+    // values come from the record in memory. Residual filter, sort on `s.*`, `s` itself, and an
+    // update of a just-written document (its old values must leave the indexes).
+    const seen = store.transaction([], async (reader) => {
+      const odd = (await reader.find('Slot', { filter: { 's.service-type': { $in: ['125'] } } })).documents;
+      const sorted = await reader.find('Slot', { filter: { _id: { $in: ['big0', 'big1'] } }, sort: [['s.service-type', -1]] });
+      const last = await reader.read('Slot', 'big1999');
+      return {
+        writes: [slotWrite({ id: 'big0', versionId: 2, status: 'busy', start: T0, serviceType: '126' })],
+        result: { odd: odd.length, sorted: sorted.documents.map((d) => d._id), last: last?.s['service-type']?.[0] },
+      };
+    });
+    const [, result] = await Promise.all([committed, seen]);
+    expect(result).toEqual({ odd: 1000, sorted: ['big1', 'big0'], last: '125' });
+    const ids = async (filter: Record<string, unknown>): Promise<string[]> => (await store.find('Slot', { filter })).documents.map((d) => d._id);
+    expect(await ids({ 's.status': { $in: ['busy'] } })).toEqual(['big0']);
+    expect(await ids({ 's.service-type': { $in: ['126'] } })).toEqual(['big0']);
+    expect(await ids({ 's.service-type': { $in: ['124'] } })).toHaveLength(999);
+    expect(await ids({ 's.status': { $in: ['free'] } })).toHaveLength(1999);
+    await store.close();
+  });
+
   test('mutating returned search values changes neither the stored document nor the indexes', async () => {
     const store = await createEmbeddedStore({ dataDir: tempDir() });
     await store.commit([slotWrite({ id: 'a' })]);

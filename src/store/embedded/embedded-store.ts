@@ -18,8 +18,8 @@ import type {
   TransactionReader,
   TransactionPlan,
 } from '../store';
-import { appendPosition, currentPosition, EMPTY_SORT_KEYS, EntryTexts, filterView, freezeSortKeys, historyPositions, parseSearchIndex, plainDocument, toResourceDocument } from './entry';
-import type { Entry, WriteMeta } from './entry';
+import { appendPosition, currentPosition, EMPTY_SORT_KEYS, EntryTexts, filterView, freezeSortKeys, historyPositions, parseSearchIndex, plainDocument, StoredEntry, toResourceDocument } from './entry';
+import type { Entry, SearchTextSource, WriteMeta } from './entry';
 import { HistoryLog, SegmentReader } from './history-log';
 import { cloneJson, deepFreeze } from '../../fhir/json-values';
 import { LruCache } from './lru-cache';
@@ -142,15 +142,45 @@ class TypeState {
   readonly entries = new Map<string, Entry>();
   readonly indexes: TypeIndexes;
   readonly history = new HistoryLog();
+  /** Where this type's entries read their `s` texts: their current version's journal line. */
+  readonly searchText: SearchTextSource;
 
-  constructor(readonly type: ResourceType) {
+  constructor(
+    readonly type: ResourceType,
+    lines: LineReader,
+  ) {
     this.indexes = new TypeIndexes(INDEXED_PARAMETERS[type]);
+    const { history } = this;
+    this.searchText = {
+      searchJsonAt(position) {
+        const { location, length } = history.locationAt(position);
+        return decodeWriteSearchJson(lines.read(location, length));
+      },
+    };
   }
+}
+
+/** Reads a write line's bytes at its journal location. */
+interface LineReader {
+  read(location: number, length: number): Buffer;
 }
 
 /** Everything recovered into memory: documents, indexes and history locations per type. */
 class StoreState {
-  readonly types = new Map<ResourceType, TypeState>(RESOURCE_TYPES.map((t) => [t, new TypeState(t)]));
+  readonly types: Map<ResourceType, TypeState>;
+
+  /**
+   * `lines`: during recovery, the segment files; once the store runs, `reads` is pointed at the
+   * journal too (`readFrom`), whose newest record may not be in its file yet.
+   */
+  constructor(private reads: LineReader) {
+    const lines: LineReader = { read: (location, length) => this.reads.read(location, length) };
+    this.types = new Map(RESOURCE_TYPES.map((t) => [t, new TypeState(t, lines)]));
+  }
+
+  readFrom(reads: LineReader): void {
+    this.reads = reads;
+  }
 
   of(type: ResourceType): TypeState {
     const state = this.types.get(type);
@@ -161,6 +191,13 @@ class StoreState {
   /**
    * Makes `record` the current version; `location`/`length` is where its write line is in the
    * journal. `s` is `record.searchJson` parsed, when the caller has it already.
+   *
+   * The entry does not keep `record.searchJson`: it reads it from that journal line on use
+   * (StoredEntry), as entries loaded from a snapshot always have. Kept, the text was ~20% of a
+   * generated Slot's heap (a generator run's Slots: ~130 bytes each as the rope of shared parts
+   * the generator builds, ~500 flat), all of it copied by young-generation GCs while a run
+   * installs its Slots; it is read only to evaluate residual filters (whose parsed values are
+   * cached: `searchValues`), to sort on `s.*`, and to un-index the version a write replaces.
    */
   apply(record: WriteMeta, location: number, length: number, s?: SearchIndex): void {
     const state = this.of(record.resourceType);
@@ -168,36 +205,12 @@ class StoreState {
     const id = previous?._id ?? record.id;
     const position = state.history.push(id, record.versionId, record.lastUpdated, location, length);
     if (previous !== undefined && !previous.deleted) state.indexes.remove(previous, parseSearchIndex(previous));
-    this.install(state, {
-      _id: id,
-      versionId: record.versionId,
-      lastUpdated: record.lastUpdated,
-      deleted: record.deleted,
-      searchJson: record.searchJson,
-      o: record.deleted ? EMPTY_SORT_KEYS : freezeSortKeys(record.o),
-      h: appendPosition(previous?.h, position),
-    }, record.deleted ? undefined : (s ?? JSON.parse(record.searchJson)));
-  }
-
-  /** Stores an entry (ranges derived from `s`) and indexes it unless it is a tombstone. */
-  install(state: TypeState, entry: Omit<Entry, 'ranges'>, s: SearchIndex | undefined): void {
-    const ranges = s === undefined ? undefined : state.indexes.rangesOf(s);
-    // Spelled out, not `{ ...entry, ranges }`: V8 gives spread copies a far larger layout (~430 vs ~110 bytes).
-    const installed: Entry = {
-      _id: entry._id,
-      versionId: entry.versionId,
-      lastUpdated: entry.lastUpdated,
-      deleted: entry.deleted,
-      searchJson: entry.searchJson,
-      o: entry.o,
-      ranges,
-      h: entry.h,
-      // Present from the start, so every entry keeps one layout when EntryTexts fills them in.
-      text: undefined,
-      textUsed: false,
-    };
-    state.entries.set(entry._id, installed);
-    if (s !== undefined) state.indexes.add(installed, s, ranges);
+    const values = record.deleted ? undefined : (s ?? (JSON.parse(record.searchJson) as SearchIndex));
+    const ranges = values === undefined ? undefined : state.indexes.rangesOf(values);
+    const o = record.deleted ? EMPTY_SORT_KEYS : freezeSortKeys(record.o);
+    const entry = new StoredEntry(id, record.versionId, record.lastUpdated, record.deleted, o, ranges, appendPosition(previous?.h, position), state.searchText);
+    state.entries.set(id, entry);
+    if (values !== undefined) state.indexes.add(entry, values, ranges);
   }
 }
 
@@ -239,7 +252,7 @@ function recoverWith(dir: string, segmentReader: SegmentReader): Recovered {
   const attempts: Array<number | undefined> = [...listSnapshots(dir), undefined];
   let lastError: unknown;
   for (const snapshot of attempts) {
-    const state = new StoreState();
+    const state = new StoreState(segmentReader);
     let firstSegment: number;
     let snapshotBytes = 0;
     if (snapshot === undefined) {
@@ -250,7 +263,7 @@ function recoverWith(dir: string, segmentReader: SegmentReader): Recovered {
     } else {
       try {
         const file = path.join(dir, snapshotFileName(snapshot));
-        firstSegment = loadSnapshotInto(state, file, segmentReader);
+        firstSegment = loadSnapshotInto(state, file);
         snapshotBytes = fs.statSync(file).size;
       } catch (e) {
         lastError = e;
@@ -290,18 +303,12 @@ function truncate(file: string, bytes: number): void {
   }
 }
 
-function loadSnapshotInto(state: StoreState, file: string, segments: SegmentReader): number {
+function loadSnapshotInto(state: StoreState, file: string): number {
   // Per type, the documents in snapshot order: index keys name them by that ordinal.
   const ordered = new Map<ResourceType, Entry[]>();
   const { segment } = loadSnapshot(file, {
     source(type) {
-      const { history } = state.of(type);
-      return {
-        searchJsonAt(position) {
-          const { location, length } = history.locationAt(position);
-          return decodeWriteSearchJson(segments.read(location, length));
-        },
-      };
+      return state.of(type).searchText;
     },
     history(type, versionIds, lastUpdated, locations, lengths) {
       state.of(type).history.load(versionIds, lastUpdated, locations, lengths);
@@ -362,6 +369,8 @@ class EmbeddedStoreImpl implements EmbeddedStore {
   ) {
     this.lastSnapshotBytes = recovered.snapshotBytes;
     this.rotatedSinceSnapshot = recovered.rotatedBytes;
+    // Entries read their `s` texts through the state: the newest record may be only in the journal's buffer.
+    state.readFrom({ read: (location, length) => this.journal.unwritten(location, length) ?? this.segmentReader.read(location, length) });
     // lock() is a no-op: every transaction already runs alone under the write mutex.
     this.reader = { read: (t, id) => this.read(t, id), find: (t, q) => this.find(t, q), lock: () => Promise.resolve() };
   }

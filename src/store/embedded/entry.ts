@@ -6,19 +6,20 @@ import type { ResourceDocument, SearchIndex, SortKeys, WriteMethod } from '../st
  * Slots in 1.5 GB, so ~700 bytes of heap per Slot).
  * - The resource stays on disk, in the journal line of its current version (the last of `h`), and
  *   is read and parsed when a document is returned, so every caller gets its own copy.
- * - The search values are kept as their JSON text: a Slot's `s` as objects costs ~700 bytes
- *   (arrays, range objects, boxed numbers), as text ~350, and repeated strings (references,
- *   `system|code` keys) are then not separate heap objects at all. The indexes hold what lookups
- *   need; the text is parsed only to evaluate a residual filter, to sort on an `s.*` path, or to
- *   return the document (a fresh copy each time).
+ * - The search values are not kept either: they are read, as JSON text, from the same journal
+ *   line on use (`searchJson`), as the resource is. The indexes hold what lookups need; the text
+ *   is read only to evaluate a residual filter (the parsed-values cache keeps hot ones), to sort on
+ *   an `s.*` path, to un-index the version a write replaces, or to return the document (a fresh
+ *   copy each time). Kept as objects, a Slot's `s` cost ~700 bytes; as text ~350 (at 1,000,000
+ *   Slots, ~600 MB of the heap and most of the snapshot file); even as the rope of shared parts
+ *   the generator builds, ~130 (a fifth of a generated Slot's heap, copied by every
+ *   young-generation GC while a run installs its Slots).
  * - `ranges` keeps the date-indexed ranges as plain numbers, so checking a date clause on a
  *   candidate needs no parsing.
  * Entries are immutable (every write replaces the entry), which lets a snapshot be written in the
  * background from a captured list — but for `text`/`textUsed`, the text cache's slots (EntryTexts).
- * An entry loaded from a snapshot (StoredEntry) does not hold its `s` text at all: it reads it
- * from its current version's journal line on use, as it does the resource. At 1,000,000 Slots the
- * texts were ~600 MB of the heap and most of the snapshot file, while only residual filters, sorts
- * on `s.*`, updates and callers of `s` read them (the parsed-values cache keeps hot ones).
+ * Every entry is a StoredEntry, whether loaded from a snapshot, replayed or written since: one
+ * class, so the hot paths that read entries see one layout.
  */
 export interface Entry {
   readonly _id: string;
@@ -93,7 +94,7 @@ export interface SearchTextSource {
   searchJsonAt(position: number): string;
 }
 
-/** An entry loaded from a snapshot: as Entry, with `searchJson` read from the journal on use. */
+/** An entry: `searchJson` is read from its current version's journal line on use (see Entry). */
 export class StoredEntry implements Entry {
   constructor(
     readonly _id: string,
