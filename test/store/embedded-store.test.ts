@@ -136,6 +136,25 @@ describe('embedded store: persistence', () => {
     await store.close();
   });
 
+  test('one commit may write an id more than once: each write is checked against the one before it, and the last is current', async () => {
+    const store = await createEmbeddedStore({ dataDir: tempDir() });
+    await store.commit([slotWrite({ id: 'a' })]);
+    await store.commit([
+      slotWrite({ id: 'a', versionId: 2, status: 'busy' }),
+      slotWrite({ id: 'n', status: 'busy', start: T0 + MINUTE }),
+      slotWrite({ id: 'a', versionId: 3, status: 'busy-tentative' }),
+      slotWrite({ id: 'n', versionId: 2, start: T0 + MINUTE }),
+    ]);
+    // The second write of `a` names version 1, which the first one replaced: nothing is written.
+    await expect(store.commit([slotWrite({ id: 'b' }), slotWrite({ id: 'a', versionId: 4 }), slotWrite({ id: 'a', versionId: 4, previousVersionId: 1 })])).rejects.toMatchObject({ status: 409 });
+    const ids = async (status: string): Promise<string[]> => (await store.find('Slot', { filter: { 's.status': { $in: [status] } } })).documents.map((d) => d._id);
+    expect([await ids('free'), await ids('busy'), await ids('busy-tentative')]).toEqual([['n'], [], ['a']]);
+    expect((await store.read('Slot', 'a'))?.versionId).toBe(3);
+    expect((await store.history('Slot', 'n', { skip: 0, limit: 10 })).entries.map((e) => e.versionId)).toEqual([2, 1]);
+    expect(await store.read('Slot', 'b')).toBeUndefined();
+    await store.close();
+  });
+
   test('mutating returned search values changes neither the stored document nor the indexes', async () => {
     const store = await createEmbeddedStore({ dataDir: tempDir() });
     await store.commit([slotWrite({ id: 'a' })]);
