@@ -46,6 +46,40 @@ describe('hash index keys loaded from a snapshot', () => {
     expect([...(keys.get('busy') ?? [])]).toEqual(['d', 'e']);
   });
 
+  test('writes append to a key\'s list without building its Set; the first read builds it from exactly those ids', () => {
+    const indexes = new TypeIndexes(INDEXED_PARAMETERS.Slot);
+    for (const id of ['a', 'b', 'c']) indexes.add(bare(id, 0), { status: ['free', '|free'] });
+    const keys = statusKeys(indexes);
+    expect([keys.isPending('free'), keys.isPending('|free')]).toEqual([true, true]);
+    expect([...(keys.get('free') ?? [])]).toEqual(['a', 'b', 'c']);
+    expect(keys.isPending('free')).toBe(false);
+    // A removal builds the Set too; later adds go to the Set.
+    indexes.remove(bare('b', 0), { status: ['free', '|free'] });
+    indexes.add(bare('d', 0), { status: ['free', '|free'] });
+    expect([...(keys.get('free') ?? [])]).toEqual(['a', 'c', 'd']);
+    expect([...(keys.get('|free') ?? [])]).toEqual(['a', 'c', 'd']);
+  });
+
+  test('a value repeated in a write\'s search values, or an actor blocked twice, is listed once (a snapshot stores the lists)', () => {
+    const slots = new TypeIndexes(INDEXED_PARAMETERS.Slot);
+    slots.add(bare('a', 0), { status: ['free', 'free'], schedule: ['Schedule/1', 'Schedule/1'] });
+    expect(slots.captureKeys()).toEqual([
+      { code: 'schedule', key: 'Schedule/1', ids: ['a'] },
+      { code: 'status', key: 'free', ids: ['a'] },
+    ]);
+    const appointments = new TypeIndexes(INDEXED_PARAMETERS.Appointment);
+    const blocks = [
+      { a: 'Practitioner/1', lo: 0, hi: 10 },
+      { a: 'Location/1', lo: 0, hi: 10 },
+      { a: 'Practitioner/1', lo: 20, hi: 30 },
+    ];
+    appointments.add(bare('x', 0), { _block: blocks });
+    expect(appointments.captureKeys().filter((k) => k.code === '_block')).toEqual([
+      { code: '_block', key: 'Practitioner/1', ids: ['x'] },
+      { code: '_block', key: 'Location/1', ids: ['x'] },
+    ]);
+  });
+
   test('a key naming a document that is not live is refused (the snapshot is then not used)', () => {
     const indexes = new TypeIndexes(INDEXED_PARAMETERS.Slot);
     expect(() => indexes.loadKeys('status', 'free', Uint32Array.of(0), [])).toThrow(/not live/);

@@ -60,14 +60,20 @@ function isRange(value: IndexValue): value is { lo: number; hi: number } {
 }
 
 /**
- * The ids of each key of a hash index. A key loaded from a snapshot keeps the id list the snapshot
- * gave until it is first used: building the Sets was a fifth of start-up at 1,000,000 Slots
- * (`status=free` alone holds ~1M ids), and most keys are not asked for before the first requests.
- * Every read and write reaches a key through `get`, which builds its Set then, so a lookup sees
- * exactly the ids it would have seen had the Set been built at load.
+ * The ids of each key of a hash index. A key keeps a plain list of ids until it is first read or
+ * removed from, and only then gets its Set:
+ * - loaded from a snapshot: building the Sets was a fifth of start-up at 1,000,000 Slots
+ *   (`status=free` alone holds ~1M ids), and most keys are not asked for before the first requests;
+ * - written: a generator run adds each of its Slots to `free` and `|free` (~all Slots each), and
+ *   adding to Sets that size (a cache miss and, now and then, a rehash of the whole table) was
+ *   ~8% of the run; appending to a list is not.
+ * Every read and removal reaches a key through `get`, which builds its Set then, so a lookup sees
+ * exactly the ids it would have seen had the Set been kept all along. A list never holds an id
+ * twice: a document's old version is un-indexed (through `get`) before its new one is added, and a
+ * write's values are distinct (TypeIndexes.update).
  */
 class HashKeys {
-  private readonly byKey = new Map<string, Set<string> | readonly string[]>();
+  private readonly byKey = new Map<string, Set<string> | string[]>();
 
   get(key: string): Set<string> | undefined {
     const ids = this.byKey.get(key);
@@ -77,7 +83,16 @@ class HashKeys {
     return set;
   }
 
-  set(key: string, ids: Set<string> | readonly string[]): void {
+  /** Adds `id` to the key's Set, or to its list while it has none. */
+  add(key: string, id: string): void {
+    const ids = this.byKey.get(key);
+    if (ids === undefined) this.byKey.set(key, [id]);
+    else if (ids instanceof Set) ids.add(id);
+    else ids.push(id);
+  }
+
+  /** A loaded key's list (the caller gives it up). */
+  setList(key: string, ids: string[]): void {
     this.byKey.set(key, ids);
   }
 
@@ -85,7 +100,7 @@ class HashKeys {
     this.byKey.delete(key);
   }
 
-  /** Whether `key` still holds its loaded list (no Set built yet): for tests. */
+  /** Whether `key` still holds a list (no Set built yet): for tests. */
   isPending(key: string): boolean {
     return Array.isArray(this.byKey.get(key));
   }
@@ -100,15 +115,13 @@ export class HashIndex {
   readonly keys = new HashKeys();
 
   add(key: string, id: string): void {
-    const ids = this.keys.get(key);
-    if (ids === undefined) this.keys.set(key, new Set([id]));
-    else ids.add(id);
+    this.keys.add(key, id);
   }
 
   /** Snapshot loading: a whole key at once, kept as its list until first used (HashKeys). */
-  load(key: string, ids: readonly string[]): void {
+  load(key: string, ids: string[]): void {
     const present = this.keys.get(key);
-    if (present === undefined) this.keys.set(key, ids);
+    if (present === undefined) this.keys.setList(key, ids);
     else for (const id of ids) present.add(id);
   }
 
@@ -354,6 +367,15 @@ export class BlockTimes extends LazyEntryTrees {
   }
 }
 
+/** Whether a `_block` before `blocks[end]` names `actor`. */
+function hasActorBefore(blocks: readonly IndexValue[], end: number, actor: string): boolean {
+  for (let i = 0; i < end; i++) {
+    const value = blocks[i];
+    if (typeof value === 'object' && 'a' in value && value.a === actor) return true;
+  }
+  return false;
+}
+
 /** The entry a snapshot's index key names by its ordinal; only live entries are indexed. */
 function liveEntry(entries: readonly Entry[], ordinal: number | undefined): Entry {
   const entry = ordinal === undefined ? undefined : entries[ordinal];
@@ -496,8 +518,11 @@ export class TypeIndexes {
   private update(id: string, entry: Entry | undefined, s: SearchIndex, ranges: readonly number[] | undefined): void {
     const adding = entry !== undefined;
     for (const { code, index } of this.hashList) {
-      for (const value of s[code] ?? NO_VALUES) {
-        if (typeof value !== 'string') continue;
+      const values = s[code] ?? NO_VALUES;
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i];
+        // A value repeated in `s` is indexed once: a key's list is not a Set (HashKeys).
+        if (typeof value !== 'string' || (i > 0 && values.indexOf(value) !== i)) continue;
         if (adding) index.add(value, id);
         else index.remove(value, id);
       }
@@ -541,10 +566,13 @@ export class TypeIndexes {
       }
     }
     if (this.block !== undefined) {
-      for (const value of s[BLOCK_CODE] ?? NO_VALUES) {
-        if (typeof value !== 'object' || !('a' in value) || typeof value.a !== 'string') continue;
+      const blocks = s[BLOCK_CODE] ?? NO_VALUES;
+      for (let i = 0; i < blocks.length; i++) {
+        const value = blocks[i];
+        if (value === undefined || typeof value !== 'object' || !('a' in value) || typeof value.a !== 'string') continue;
         if (entry !== undefined) {
-          this.block.add(value.a, id);
+          // Listed once per actor however many blocks it has (a key's list is not a Set: HashKeys).
+          if (!hasActorBefore(blocks, i, value.a)) this.block.add(value.a, id);
           this.blockTimes?.addBlock(value.a, value.lo, value.hi, entry);
         } else {
           this.block.remove(value.a, id);
