@@ -441,8 +441,7 @@ function childOutput(args: readonly string[]): Promise<string> {
 }
 
 function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
+  return percentile([...values].sort((a, b) => a - b), 50);
 }
 
 async function main(): Promise<void> {

@@ -139,12 +139,25 @@ interface Bucket {
   his: number[];
 }
 
+/** The span (hi − lo) bounds of the ranges an index has held: never narrowed on removal, so walks stay safe (only looser). */
+export interface SpanBounds {
+  minSpan: number;
+  maxSpan: number;
+}
+
+/** Widens `bounds` to take in the range [lo, hi]. */
+function widenSpans(bounds: SpanBounds, lo: number, hi: number): void {
+  const span = hi - lo;
+  if (span < bounds.minSpan) bounds.minSpan = span;
+  if (span > bounds.maxSpan) bounds.maxSpan = span;
+}
+
 /**
  * DateRanges sorted on `lo`. A condition on `hi` becomes a bound on `lo` through the spread of
  * spans (hi - lo) seen so far: lo ∈ [hi - maxSpan, hi - minSpan]. Spans are never narrowed on
  * removal, so the bounds stay safe (only looser).
  */
-export class DateIndex {
+export class DateIndex implements SpanBounds {
   readonly tree = new BTree<number, Bucket>();
   private readonly loading = new Map<number, Bucket>();
   minSpan = Infinity;
@@ -168,9 +181,7 @@ export class DateIndex {
 
   /** Widens the span bounds and puts the range into `lo`'s bucket of `buckets` (the tree, or the loading Map). */
   private place(buckets: { get(lo: number): Bucket | undefined; set(lo: number, bucket: Bucket): unknown }, lo: number, hi: number, id: string): void {
-    const span = hi - lo;
-    if (span < this.minSpan) this.minSpan = span;
-    if (span > this.maxSpan) this.maxSpan = span;
+    widenSpans(this, lo, hi);
     const bucket = buckets.get(lo);
     if (bucket === undefined) buckets.set(lo, { ids: [id], his: [hi] });
     else {
@@ -350,15 +361,12 @@ export class NarrowedIndex extends LazyEntryTrees {
  * end). An actor's tree is built from the entries the `_block` hash index lists for it
  * (LazyEntryTrees).
  */
-export class BlockTimes extends LazyEntryTrees {
-  /** The span (hi − lo) bounds of every block seen: never narrowed, so walks stay safe (only looser). */
+export class BlockTimes extends LazyEntryTrees implements SpanBounds {
   minSpan = Infinity;
   maxSpan = -Infinity;
 
   widen(lo: number, hi: number): void {
-    const span = hi - lo;
-    if (span < this.minSpan) this.minSpan = span;
-    if (span > this.maxSpan) this.maxSpan = span;
+    widenSpans(this, lo, hi);
   }
 
   addBlock(actor: string, lo: number, hi: number, entry: Entry): void {

@@ -190,10 +190,11 @@ export function syncDirectory(dir: string): void {
  * The segment being appended to, with group commit: `append` runs inside the store's write lock
  * and copies the record to the file (page cache): a small one (a booking's) on this thread, a
  * large one on a libuv thread so the main thread goes on (a generator run's record is megabytes:
- * the copy was a tenth of its time); `waitDurable(seq)` runs outside the lock, and every commit waiting at that moment shares the next
- * fdatasync, which starts only once every record appended before it is in the file. A commit is
- * acknowledged only once such an fdatasync has completed. Until its write completes, a large
- * record's lines are read from memory (`unwritten`), so every line is readable once appended.
+ * the copy was a tenth of its time); `waitDurable(seq)` runs outside the lock, and every commit
+ * waiting at that moment shares the next fdatasync, which starts only once every record appended
+ * before it is in the file. A commit is acknowledged only once such an fdatasync has completed.
+ * Until its write completes, a large record's lines are read from memory (`unwritten`), so every
+ * line is readable once appended.
  */
 export class JournalWriter {
   private fd: number;

@@ -3,7 +3,7 @@ import type { Entry } from './entry';
 import type { ActorBlock } from '../store';
 import type BTree from 'sorted-btree';
 import { groupByLo, NarrowedIndex } from './indexes';
-import type { BlockTimes, CompoundIndex, DateIndex, TypeIndexes } from './indexes';
+import type { BlockTimes, CompoundIndex, DateIndex, SpanBounds, TypeIndexes } from './indexes';
 
 /**
  * Turns a MongoDB filter from store/query.ts into index look-ups plus the rest for mingo.
@@ -163,14 +163,8 @@ function loosen(value: number, direction: -1 | 1): number {
   return value + direction * Math.max(1, Math.abs(value) * Number.EPSILON * 4);
 }
 
-/** The span (hi − lo) bounds of the ranges an index holds (DateIndex, BlockTimes). */
-interface Spans {
-  readonly minSpan: number;
-  readonly maxSpan: number;
-}
-
 /** The `lo` key interval that can hold matches: conditions on `lo` directly, on `hi` through the span spread. */
-function keyBounds(index: Spans, condition: RangeCondition): { low: number; high: number } {
+function keyBounds(index: Readonly<SpanBounds>, condition: RangeCondition): { low: number; high: number } {
   let low = -Infinity;
   let high = Infinity;
   for (const { op, value } of condition.lo) {
